@@ -1,0 +1,1 @@
+"""The central system (CSMS): OCPP over websockets, services, persistence and the REST API."""

@@ -1,0 +1,1 @@
+"""REST API for the mobile app, operators and integrators (FastAPI)."""

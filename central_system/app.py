@@ -1,0 +1,93 @@
+"""Composition root of the central system: settings -> engine -> adapters -> services -> servers.
+
+Nothing is built at import time; `CentralSystem(settings)` builds, `run()` serves until stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from central_system.persistence.database import create_engine, session_factory
+from central_system.persistence.migrate import current_revision, head_revision, upgrade
+from central_system.persistence.passwords import Argon2PasswordHasher
+from central_system.persistence.repositories import SqlUnitOfWorkFactory
+from central_system.services.authorization import AuthorizationService
+from central_system.services.bundle import Services
+from central_system.services.data_transfer import DataTransferService
+from central_system.services.event_bus import EventBus
+from central_system.services.stations import StationService
+from central_system.services.transactions import TransactionService
+from central_system.settings import Settings
+from central_system.transport.gateway import ConnectionRegistry
+from central_system.transport.server import OcppServer
+
+log = logging.getLogger(__name__)
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class DatabaseOutOfDate(RuntimeError):
+    pass
+
+
+async def prepare_database(url: str) -> None:
+    """Create the schema of an empty database; refuse to run on an older schema."""
+    current = await current_revision(url)
+    head = head_revision(url)
+    if current is None:
+        log.info("empty database: creating the schema (%s)", head)
+        await upgrade(url)
+    elif current != head:
+        raise DatabaseOutOfDate(
+            f"the database schema is at {current}, this version needs {head}: "
+            "run `evcharge db upgrade` first"
+        )
+
+
+class CentralSystem:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine = create_engine(settings.database_url, echo=settings.database_echo)
+        self.events = EventBus()
+        self.uow = SqlUnitOfWorkFactory(session_factory(self.engine), self.events)
+        clock = SystemClock()
+        self.services = Services(
+            stations=StationService(
+                self.uow,
+                clock,
+                Argon2PasswordHasher(),
+                heartbeat_interval=settings.heartbeat_interval,
+                boot_retry_interval=settings.boot_retry_interval,
+                auto_register=settings.auto_register,
+            ),
+            authorization=AuthorizationService(self.uow, clock),
+            transactions=TransactionService(self.uow, clock),
+            data_transfer=DataTransferService(),
+        )
+        self.registry = ConnectionRegistry()
+        self.ocpp = OcppServer(settings, self.services, self.registry)
+        self.ocpp_port: int | None = None
+
+    async def run(self, started: asyncio.Event | None = None) -> None:
+        """Serve until cancelled; `started` is set once every listener accepts connections."""
+        await prepare_database(self.settings.database_url)
+        try:
+            async with self.ocpp.serve() as server:
+                self.ocpp_port = server.sockets[0].getsockname()[1]
+                log.info(
+                    "OCPP listening on ws://%s:%s%s/{station_id} (ocpp1.6, ocpp2.0.1, ocpp2.1)",
+                    self.settings.ocpp_host,
+                    self.ocpp_port,
+                    self.settings.ocpp_path,
+                )
+                if started is not None:
+                    started.set()
+                await asyncio.Future()  # until cancelled
+        finally:
+            await self.registry.close_all()
+            await self.engine.dispose()

@@ -1,0 +1,218 @@
+"""Meter values: one normalised form for the 1.6 and 2.0.1 sampled values (J01, J02).
+
+Units are normalised to the base unit (kWh -> Wh, kW -> W, kvarh -> varh, ...), the 2.0.1
+multiplier is applied, and absent phase/location/context are stored as "" so that a replayed sample
+is recognised as the same row. Energy registers are integers in Wh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+ENERGY_IMPORT_REGISTER = "Energy.Active.Import.Register"
+POWER_IMPORT = "Power.Active.Import"
+CURRENT_IMPORT = "Current.Import"
+VOLTAGE = "Voltage"
+SOC = "SoC"
+
+CONTEXT_TRANSACTION_BEGIN = "Transaction.Begin"
+CONTEXT_TRANSACTION_END = "Transaction.End"
+CONTEXT_PERIODIC = "Sample.Periodic"
+LOCATION_OUTLET = "Outlet"
+FORMAT_SIGNED = "SignedData"
+
+# Scaled unit -> (base unit, factor).
+_KILO = Decimal(1000)
+_SCALED_UNITS: dict[str, tuple[str, Decimal]] = {
+    "kWh": ("Wh", _KILO),
+    "MWh": ("Wh", _KILO * _KILO),
+    "kW": ("W", _KILO),
+    "MW": ("W", _KILO * _KILO),
+    "kvarh": ("varh", _KILO),
+    "kvar": ("var", _KILO),
+    "kVAh": ("VAh", _KILO),
+    "kVA": ("VA", _KILO),
+    "kV": ("V", _KILO),
+    "mA": ("A", Decimal("0.001")),
+}
+
+
+def _base_unit(unit: str) -> tuple[str, Decimal]:
+    return _SCALED_UNITS.get(unit, (unit, Decimal(1)))
+
+
+def default_unit(measurand: str) -> str | None:
+    """The unit a sample has when the station does not send one."""
+    if measurand.startswith("Energy.Reactive"):
+        return "varh"
+    if measurand.startswith("Energy"):
+        return "Wh"
+    if measurand.startswith("Power.Reactive"):
+        return "var"
+    if measurand.startswith(("Power.Offered", "Power.Active")):
+        return "W"
+    if measurand.startswith("Current"):
+        return "A"
+    if measurand == VOLTAGE:
+        return "V"
+    if measurand == SOC:
+        return "Percent"
+    if measurand == "Temperature":
+        return "Celsius"
+    return None
+
+
+class InvalidSample(ValueError):
+    """A sampled value that cannot be read as a number."""
+
+
+@dataclass(frozen=True, slots=True)
+class RawSample:
+    """A sampled value as a station sent it (1.6 value is text, 2.0.1 a number)."""
+
+    value: str | int | float | Decimal
+    measurand: str | None = None
+    unit: str | None = None
+    multiplier: int = 0
+    phase: str | None = None
+    location: str | None = None
+    context: str | None = None
+    format: str | None = None
+    signed_data: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RawMeterValue:
+    timestamp: datetime
+    samples: Sequence[RawSample]
+
+
+@dataclass(frozen=True, slots=True)
+class MeterSample:
+    """A normalised sample. `value` is None only for 1.6 SignedData samples."""
+
+    timestamp: datetime
+    measurand: str
+    value: Decimal | None
+    unit: str
+    phase: str = ""
+    location: str = ""
+    context: str = ""
+    signed_data: str | None = None
+
+    @property
+    def is_total_energy_register(self) -> bool:
+        return (
+            self.measurand == ENERGY_IMPORT_REGISTER
+            and self.phase == ""
+            and self.location in ("", LOCATION_OUTLET)
+            and self.value is not None
+        )
+
+
+def _to_decimal(value: str | int | float | Decimal) -> Decimal:
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation as error:
+        raise InvalidSample(f"sampled value {value!r} is not a number") from error
+    if not number.is_finite():
+        raise InvalidSample(f"sampled value {value!r} is not a finite number")
+    return number
+
+
+def normalise_sample(timestamp: datetime, raw: RawSample) -> MeterSample:
+    """Normalise one sampled value; raises InvalidSample for a non-numeric Raw value."""
+    measurand = raw.measurand or ENERGY_IMPORT_REGISTER
+    base_unit, factor = _base_unit(raw.unit or default_unit(measurand) or "")
+    value: Decimal | None
+    signed_data: str | None
+    if raw.format == FORMAT_SIGNED:
+        # 1.6: the value itself is the signed meter data blob; there is no number to read.
+        value, signed_data = None, str(raw.value)
+    else:
+        value = _to_decimal(raw.value).scaleb(raw.multiplier) * factor
+        signed_data = raw.signed_data
+    return MeterSample(
+        timestamp=timestamp,
+        measurand=measurand,
+        value=value,
+        unit=base_unit,
+        phase=raw.phase or "",
+        location=raw.location or "",
+        context=raw.context or "",
+        signed_data=signed_data,
+    )
+
+
+def normalise(meter_values: Iterable[RawMeterValue]) -> list[MeterSample]:
+    """Normalise all sampled values of one message; raises InvalidSample on the first bad one."""
+    return [normalise_sample(mv.timestamp, raw) for mv in meter_values for raw in mv.samples]
+
+
+def wh(value: Decimal) -> int:
+    """An energy quantity in whole Wh (half-even rounding, as meters round)."""
+    return int(value.quantize(Decimal(1)))
+
+
+@dataclass(frozen=True, slots=True)
+class EnergyReadings:
+    """The total import register readings of a message: first/last, and the transaction
+    begin/end readings where the station labelled them."""
+
+    first_wh: int | None = None
+    last_wh: int | None = None
+    begin_wh: int | None = None
+    end_wh: int | None = None
+
+
+def energy_readings(samples: Iterable[MeterSample]) -> EnergyReadings:
+    registers = sorted(
+        (s for s in samples if s.is_total_energy_register), key=lambda s: s.timestamp
+    )
+    if not registers:
+        return EnergyReadings()
+    readings = [(s.context, wh(s.value)) for s in registers if s.value is not None]
+    begin = [value for context, value in readings if context == CONTEXT_TRANSACTION_BEGIN]
+    end = [value for context, value in readings if context == CONTEXT_TRANSACTION_END]
+    return EnergyReadings(
+        first_wh=readings[0][1],
+        last_wh=readings[-1][1],
+        begin_wh=begin[0] if begin else None,
+        end_wh=end[-1] if end else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LiveValues:
+    """The latest values of a session the app shows: SoC, power, energy register."""
+
+    soc_percent: Decimal | None = None
+    power_w: Decimal | None = None
+    energy_register_wh: int | None = None
+    sampled_at: datetime | None = None
+
+
+def latest_live_values(previous: LiveValues, samples: Iterable[MeterSample]) -> LiveValues:
+    """Fold new samples into the live values; older samples never overwrite newer ones."""
+    soc, power, energy, at = (
+        previous.soc_percent,
+        previous.power_w,
+        previous.energy_register_wh,
+        previous.sampled_at,
+    )
+    for sample in sorted(samples, key=lambda s: s.timestamp):
+        if sample.value is None or (at is not None and sample.timestamp < at):
+            continue
+        if sample.measurand == SOC and sample.phase == "":
+            soc = sample.value
+        elif sample.measurand == POWER_IMPORT and sample.phase == "":
+            power = sample.value
+        elif sample.is_total_energy_register:
+            energy = wh(sample.value)
+        else:
+            continue
+        at = sample.timestamp
+    return LiveValues(soc, power, energy, at)

@@ -1,0 +1,1 @@
+"""SQLModel persistence (SQLite by default, PostgreSQL at scale) behind the service ports."""

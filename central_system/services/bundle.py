@@ -1,0 +1,18 @@
+"""The services one central-system process runs, built by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from central_system.services.authorization import AuthorizationService
+from central_system.services.data_transfer import DataTransferService
+from central_system.services.stations import StationService
+from central_system.services.transactions import TransactionService
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    stations: StationService
+    authorization: AuthorizationService
+    transactions: TransactionService
+    data_transfer: DataTransferService

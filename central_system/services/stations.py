@@ -1,0 +1,247 @@
+"""Station registry, connection admission, boot, heartbeat, status and notifications."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from central_system.domain.connectors import ConnectorState, StatusReport, apply_status
+from central_system.domain.events import (
+    ConnectorStatusChanged,
+    StationConnected,
+    StationDisconnected,
+)
+from central_system.domain.stations import (
+    Admission,
+    BootDecision,
+    BootInfo,
+    Credentials,
+    RegistrationStatus,
+    SecurityProfile,
+    StationRecord,
+    admit,
+    decide_boot,
+    validate_station_id,
+)
+from central_system.services.ports import Clock, PasswordHasher, UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+
+class StationService:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        hasher: PasswordHasher,
+        *,
+        heartbeat_interval: int,
+        boot_retry_interval: int,
+        auto_register: bool,
+    ) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._hasher = hasher
+        self._heartbeat_interval = heartbeat_interval
+        self._boot_retry_interval = boot_retry_interval
+        self._auto_register = auto_register
+
+    def now(self) -> datetime:
+        return self._clock.now()
+
+    async def register(
+        self,
+        station_id: str,
+        *,
+        password: str | None = None,
+        security_profile: SecurityProfile | None = None,
+        registration_status: RegistrationStatus = RegistrationStatus.ACCEPTED,
+    ) -> StationRecord:
+        """Add a station to the registry or update its credentials (evcharge stations add).
+
+        Without an explicit profile, a station with a password uses profile 1 (Basic auth)
+        and one without uses profile 0 (no authentication, trusted networks only).
+        """
+        validate_station_id(station_id)
+        if security_profile is None:
+            security_profile = SecurityProfile.BASIC_AUTH if password else SecurityProfile.NONE
+        if security_profile.uses_password and not password:
+            raise ValueError(f"security profile {int(security_profile)} needs a password")
+        password_hash = self._hasher.hash(password) if password else None
+        async with self._uow() as uow:
+            existing = await uow.stations.get(station_id)
+            if existing is None:
+                record = StationRecord(
+                    id=station_id,
+                    registration_status=registration_status,
+                    security_profile=security_profile,
+                    password_hash=password_hash,
+                )
+                await uow.stations.add(record)
+            else:
+                record = replace(
+                    existing,
+                    registration_status=registration_status,
+                    security_profile=security_profile,
+                    password_hash=password_hash,
+                )
+                await uow.stations.save(record)
+            await uow.commit()
+        return record
+
+    async def admit(
+        self,
+        station_id: str,
+        *,
+        username: str | None,
+        password: str | None,
+        over_tls: bool = False,
+        client_certificate_ok: bool = False,
+    ) -> Admission:
+        """Decide a websocket upgrade request before it is upgraded (A00, TC_085, TC_A_01-03)."""
+        async with self._uow() as uow:
+            record = await uow.stations.get(station_id)
+        password_ok = False
+        if (
+            record is not None
+            and record.password_hash is not None
+            and password is not None
+            and username == station_id
+        ):
+            password_ok = await self._hasher.verify(record.password_hash, password)
+        decision = admit(
+            station_id,
+            record,
+            Credentials(username, password_ok, over_tls, client_certificate_ok),
+            auto_register=self._auto_register,
+        )
+        if decision is Admission.REGISTER_AND_ACCEPT:
+            log.warning("auto-registering unknown station %s (EVCHARGE_AUTO_REGISTER)", station_id)
+            await self.register(station_id)
+        return decision
+
+    async def boot_accepted(self, station_id: str) -> bool:
+        """Whether the station's last BootNotification was accepted (2.0.1 B02.FR.xx)."""
+        async with self._uow() as uow:
+            record = await uow.stations.get(station_id)
+        return record is not None and record.boot_status is RegistrationStatus.ACCEPTED
+
+    async def connected(self, station_id: str, ocpp_version: str) -> None:
+        now = self._clock.now()
+        async with self._uow() as uow:
+            record = await uow.stations.get(station_id)
+            if record is None:
+                return
+            await uow.stations.save(
+                replace(record, connected=True, ocpp_version=ocpp_version, last_connected_at=now)
+            )
+            uow.record(StationConnected(station_id, ocpp_version, now))
+            await uow.commit()
+
+    async def disconnected(self, station_id: str) -> None:
+        now = self._clock.now()
+        async with self._uow() as uow:
+            record = await uow.stations.get(station_id)
+            if record is None:
+                return
+            await uow.stations.save(replace(record, connected=False, last_disconnected_at=now))
+            uow.record(StationDisconnected(station_id, now))
+            await uow.commit()
+
+    async def boot(self, station_id: str, info: BootInfo) -> tuple[BootDecision, datetime]:
+        """BootNotification (TC_001, TC_B_01, TC_B_02): store what the station is, answer with
+        the operator's registration decision and the current time."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            record = await uow.stations.get(station_id)
+            if record is None:  # deleted from the registry while connected
+                record = StationRecord(
+                    id=station_id, registration_status=RegistrationStatus.REJECTED
+                )
+                decision = decide_boot(
+                    RegistrationStatus.REJECTED,
+                    heartbeat_interval=self._heartbeat_interval,
+                    retry_interval=self._boot_retry_interval,
+                )
+                return decision, now
+            decision = decide_boot(
+                record.registration_status,
+                heartbeat_interval=self._heartbeat_interval,
+                retry_interval=self._boot_retry_interval,
+            )
+            await uow.stations.save(
+                replace(
+                    record,
+                    boot_status=decision.status,
+                    boot_info=info,
+                    last_boot_at=now,
+                    last_heartbeat_at=now,
+                )
+            )
+            await uow.commit()
+        return decision, now
+
+    async def heartbeat(self, station_id: str) -> datetime:
+        """Heartbeat: remember the station is alive and give it the time (clock sync)."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            record = await uow.stations.get(station_id)
+            if record is not None:
+                await uow.stations.save(replace(record, last_heartbeat_at=now))
+                await uow.commit()
+        return now
+
+    async def status(self, station_id: str, report: StatusReport) -> ConnectorState | None:
+        """StatusNotification: keep the history, update the connector unless the report is older
+        than what we know (a replay after an outage)."""
+        async with self._uow() as uow:
+            await uow.connectors.add_history(station_id, report)
+            current = await uow.connectors.get(station_id, report.key)
+            new_state = apply_status(current, report)
+            if new_state is not None:
+                await uow.connectors.save(station_id, new_state)
+                if current is None or (current.status, current.error_code) != (
+                    new_state.status,
+                    new_state.error_code,
+                ):
+                    uow.record(ConnectorStatusChanged(station_id, new_state))
+            await uow.commit()
+        return new_state
+
+    async def connectors(self, station_id: str) -> list[ConnectorState]:
+        async with self._uow() as uow:
+            return await uow.connectors.list(station_id)
+
+    async def get(self, station_id: str) -> StationRecord | None:
+        async with self._uow() as uow:
+            return await uow.stations.get(station_id)
+
+    async def notification(
+        self,
+        station_id: str,
+        kind: str,
+        data: dict[str, Any],
+        *,
+        at: datetime | None = None,
+        firmware_status: str | None = None,
+        diagnostics_status: str | None = None,
+    ) -> None:
+        """Store a notification (FirmwareStatus, DiagnosticsStatus, LogStatus, SecurityEvent,
+        NotifyEvent, NotifyReport ...) in the station log; firmware and diagnostics status are
+        also kept on the station for a quick look (TC_044, TC_045)."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            await uow.station_log.add(station_id, kind, at or now, data)
+            if firmware_status is not None or diagnostics_status is not None:
+                record = await uow.stations.get(station_id)
+                if record is not None:
+                    await uow.stations.save(
+                        replace(
+                            record,
+                            firmware_status=firmware_status or record.firmware_status,
+                            diagnostics_status=diagnostics_status or record.diagnostics_status,
+                        )
+                    )
+            await uow.commit()

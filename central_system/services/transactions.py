@@ -1,0 +1,414 @@
+"""Transactions and meter values, version-neutral.
+
+1.6 StartTransaction and 2.0.1 TransactionEvent(Started) both become `start`; 1.6 transaction
+MeterValues and TransactionEvent(Updated) become `update`; StopTransaction and
+TransactionEvent(Ended) become `stop` (E01-E15, J02, TC_003, TC_004, TC_039). Every operation is
+idempotent: a message a station replays after an outage changes nothing and gets its first answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from central_system.domain import transactions as tx_rules
+from central_system.domain.authorization import IdToken, IdTokenInfo
+from central_system.domain.connectors import ConnectorKey
+from central_system.domain.events import (
+    MeterValuesReceived,
+    TransactionEnded,
+    TransactionStarted,
+)
+from central_system.domain.metering import MeterSample, RawMeterValue, normalise
+from central_system.domain.transactions import StopDetails, Transaction, TransactionEventType
+from central_system.services.authorization import AuthorizationService
+from central_system.services.ports import (
+    Clock,
+    TransactionEventRecord,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EventSequence:
+    """2.0.1 TransactionEvent bookkeeping: the seqNo identifies a replay."""
+
+    seq_no: int
+    trigger_reason: str | None = None
+    offline: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionStart:
+    key: ConnectorKey
+    started_at: datetime
+    id_token: IdToken | None
+    meter_start_wh: int | None = None
+    transaction_id: str | None = None  # None: the central system assigns one (1.6)
+    start_key: str | None = None  # 1.6: recognises a replayed StartTransaction
+    reservation_id: int | None = None
+    remote_start_id: int | None = None
+    charging_state: str | None = None
+    sequence: EventSequence | None = None
+    meter_values: Sequence[RawMeterValue] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionUpdate:
+    transaction_id: str
+    timestamp: datetime
+    key: ConnectorKey | None = None
+    id_token: IdToken | None = None
+    charging_state: str | None = None
+    remote_start_id: int | None = None
+    sequence: EventSequence | None = None
+    meter_values: Sequence[RawMeterValue] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionStop:
+    transaction_id: str
+    stopped_at: datetime
+    meter_stop_wh: int | None = None
+    reason: str | None = None
+    id_token: IdToken | None = None
+    key: ConnectorKey | None = None
+    sequence: EventSequence | None = None
+    meter_values: Sequence[RawMeterValue] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionResult:
+    """The transaction after the message, and the token answer the message asked for."""
+
+    transaction: Transaction | None
+    id_token_info: IdTokenInfo | None = None
+    replayed: bool = False
+
+
+class TransactionService:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    async def start(self, station_id: str, request: TransactionStart) -> TransactionResult:
+        samples = normalise(request.meter_values)
+        now = self._clock.now()
+        async with self._uow() as uow:
+            existing = await self._find_existing(uow, station_id, request)
+            if existing is not None:
+                if request.sequence is None:  # 1.6 replay: same id and answer as the first time
+                    return TransactionResult(existing, _start_info(existing), replayed=True)
+                # 2.0.1: a Started for a transaction we know (its Updated came first) is an update
+                update = TransactionUpdate(
+                    transaction_id=existing.transaction_id,
+                    timestamp=request.started_at,
+                    key=request.key,
+                    id_token=request.id_token,
+                    charging_state=request.charging_state,
+                    remote_start_id=request.remote_start_id,
+                    sequence=request.sequence,
+                    meter_values=request.meter_values,
+                )
+                return await self._update_in(uow, station_id, existing, update, samples, now)
+
+            info = None
+            if request.id_token is not None:
+                info = await AuthorizationService.authorize_in(
+                    uow, request.id_token, now, check_concurrent=True
+                )
+            transaction = Transaction(
+                station_id=station_id,
+                transaction_id=request.transaction_id or "",
+                key=request.key,
+                started_at=request.started_at,
+                id_token=request.id_token,
+                start_authorization=info.status if info else None,
+                group_id=info.group_id if info else None,
+                meter_start_wh=request.meter_start_wh,
+                reservation_id=request.reservation_id,
+                remote_start_id=request.remote_start_id,
+                offline=request.sequence.offline if request.sequence else False,
+                charging_state=request.charging_state,
+                last_seq_no=request.sequence.seq_no if request.sequence else None,
+            )
+            transaction = tx_rules.apply_samples(transaction, samples)
+            transaction = await uow.transactions.add(transaction, request.start_key)
+            await self._record_event(
+                uow,
+                transaction,
+                request.sequence,
+                TransactionEventType.STARTED,
+                request.started_at,
+                info,
+            )
+            await self._store_samples(uow, station_id, request.key, transaction, samples)
+            uow.record(TransactionStarted(transaction))
+            await uow.commit()
+        return TransactionResult(transaction, info)
+
+    async def update(self, station_id: str, request: TransactionUpdate) -> TransactionResult:
+        samples = normalise(request.meter_values)
+        now = self._clock.now()
+        async with self._uow() as uow:
+            transaction = await uow.transactions.get(station_id, request.transaction_id)
+            if transaction is not None:
+                return await self._update_in(uow, station_id, transaction, request, samples, now)
+            if request.sequence is None:
+                # 1.6 MeterValues naming a transaction we do not know: keep the samples.
+                log.warning(
+                    "%s: meter values for unknown transaction %s",
+                    station_id,
+                    request.transaction_id,
+                )
+                await self._store_samples(
+                    uow, station_id, request.key or ConnectorKey(0, 0), None, samples
+                )
+                await uow.commit()
+                return TransactionResult(None)
+        # 2.0.1: the Started event never reached us; the transaction begins here.
+        return await self.start(
+            station_id,
+            TransactionStart(
+                key=request.key or ConnectorKey(0, 0),
+                started_at=request.timestamp,
+                id_token=request.id_token,
+                transaction_id=request.transaction_id,
+                remote_start_id=request.remote_start_id,
+                charging_state=request.charging_state,
+                sequence=request.sequence,
+                meter_values=request.meter_values,
+            ),
+        )
+
+    async def stop(self, station_id: str, request: TransactionStop) -> TransactionResult:
+        samples = normalise(request.meter_values)
+        now = self._clock.now()
+        async with self._uow() as uow:
+            transaction = await uow.transactions.get(station_id, request.transaction_id)
+            if transaction is None and request.sequence is not None:
+                # 2.0.1 Ended for a transaction we never saw start: record it whole.
+                transaction = await uow.transactions.add(
+                    Transaction(
+                        station_id=station_id,
+                        transaction_id=request.transaction_id,
+                        key=request.key or ConnectorKey(0, 0),
+                        started_at=min([s.timestamp for s in samples] + [request.stopped_at]),
+                        offline=request.sequence.offline,
+                    ),
+                    None,
+                )
+                uow.record(TransactionStarted(transaction))
+            if transaction is None:
+                log.warning(
+                    "%s: stop for unknown transaction %s", station_id, request.transaction_id
+                )
+                info = None
+                if request.id_token is not None:
+                    info = await AuthorizationService.authorize_in(
+                        uow, request.id_token, now, check_concurrent=False
+                    )
+                return TransactionResult(None, info)
+
+            if request.sequence is not None:
+                seen = await uow.transactions.get_event(
+                    _row_id(transaction), request.sequence.seq_no
+                )
+                if seen is not None:
+                    return _replay(transaction, seen)
+            elif transaction.ended:  # 1.6 StopTransaction replay
+                return TransactionResult(transaction, _stop_info(transaction), replayed=True)
+
+            info = None
+            if request.id_token is not None:
+                info = await AuthorizationService.authorize_in(
+                    uow, request.id_token, now, check_concurrent=False
+                )
+            was_ended = transaction.ended
+            transaction = tx_rules.end(
+                transaction,
+                StopDetails(
+                    stopped_at=request.stopped_at,
+                    meter_stop_wh=request.meter_stop_wh,
+                    reason=request.reason,
+                    id_token=request.id_token,
+                    authorization=info.status if info else None,
+                ),
+                samples,
+            )
+            if request.sequence is not None:
+                transaction = replace(transaction, last_seq_no=request.sequence.seq_no)
+            await uow.transactions.save(transaction)
+            await self._record_event(
+                uow,
+                transaction,
+                request.sequence,
+                TransactionEventType.ENDED,
+                request.stopped_at,
+                info,
+            )
+            await self._store_samples(uow, station_id, transaction.key, transaction, samples)
+            if not was_ended:
+                uow.record(TransactionEnded(transaction))
+            await uow.commit()
+        return TransactionResult(transaction, info)
+
+    async def meter_values(
+        self,
+        station_id: str,
+        key: ConnectorKey,
+        meter_values: Sequence[RawMeterValue],
+        transaction_id: str | None = None,
+    ) -> None:
+        """MeterValues outside TransactionEvent: 1.6 (with or without transactionId) and
+        2.0.1 MeterValuesRequest (never part of a transaction)."""
+        if transaction_id is not None:
+            await self.update(
+                station_id,
+                TransactionUpdate(
+                    transaction_id=transaction_id,
+                    timestamp=self._clock.now(),
+                    key=key,
+                    meter_values=meter_values,
+                ),
+            )
+            return
+        samples = normalise(meter_values)
+        async with self._uow() as uow:
+            await self._store_samples(uow, station_id, key, None, samples)
+            await uow.commit()
+
+    async def get(self, station_id: str, transaction_id: str) -> Transaction | None:
+        async with self._uow() as uow:
+            return await uow.transactions.get(station_id, transaction_id)
+
+    async def _find_existing(
+        self, uow: UnitOfWork, station_id: str, request: TransactionStart
+    ) -> Transaction | None:
+        if request.transaction_id is not None:
+            return await uow.transactions.get(station_id, request.transaction_id)
+        if request.start_key is not None:
+            return await uow.transactions.get_by_start_key(station_id, request.start_key)
+        return None
+
+    async def _update_in(
+        self,
+        uow: UnitOfWork,
+        station_id: str,
+        transaction: Transaction,
+        request: TransactionUpdate,
+        samples: list[MeterSample],
+        now: datetime,
+    ) -> TransactionResult:
+        if request.sequence is not None:
+            seen = await uow.transactions.get_event(_row_id(transaction), request.sequence.seq_no)
+            if seen is not None:
+                return _replay(transaction, seen)
+        info = None
+        if request.id_token is not None:
+            info = await AuthorizationService.authorize_in(
+                uow,
+                request.id_token,
+                now,
+                check_concurrent=transaction.id_token is None,
+                excluding_row_id=transaction.row_id,
+            )
+            if transaction.id_token is None:  # plug-in first: the driver authorized later
+                transaction = replace(
+                    transaction,
+                    id_token=request.id_token,
+                    start_authorization=info.status,
+                    group_id=info.group_id,
+                )
+        transaction = tx_rules.apply_samples(transaction, samples)
+        if request.charging_state is not None and not transaction.ended:
+            transaction = replace(transaction, charging_state=request.charging_state)
+        if request.remote_start_id is not None and transaction.remote_start_id is None:
+            transaction = replace(transaction, remote_start_id=request.remote_start_id)
+        if request.sequence is not None:
+            transaction = replace(
+                transaction,
+                last_seq_no=max(transaction.last_seq_no or 0, request.sequence.seq_no),
+                offline=transaction.offline or request.sequence.offline,
+            )
+        await uow.transactions.save(transaction)
+        await self._record_event(
+            uow,
+            transaction,
+            request.sequence,
+            TransactionEventType.UPDATED,
+            request.timestamp,
+            info,
+        )
+        await self._store_samples(
+            uow, station_id, request.key or transaction.key, transaction, samples
+        )
+        await uow.commit()
+        return TransactionResult(transaction, info)
+
+    @staticmethod
+    async def _record_event(
+        uow: UnitOfWork,
+        transaction: Transaction,
+        sequence: EventSequence | None,
+        event_type: TransactionEventType,
+        timestamp: datetime,
+        info: IdTokenInfo | None,
+    ) -> None:
+        if sequence is None:
+            return
+        await uow.transactions.add_event(
+            _row_id(transaction),
+            TransactionEventRecord(
+                seq_no=sequence.seq_no,
+                event_type=event_type.value,
+                trigger_reason=sequence.trigger_reason,
+                timestamp=timestamp,
+                offline=sequence.offline,
+                id_token_status=info.status if info else None,
+            ),
+        )
+
+    @staticmethod
+    async def _store_samples(
+        uow: UnitOfWork,
+        station_id: str,
+        key: ConnectorKey,
+        transaction: Transaction | None,
+        samples: list[MeterSample],
+    ) -> None:
+        if not samples:
+            return
+        added = await uow.meter_values.add(
+            station_id, key, transaction.row_id if transaction else None, samples
+        )
+        if added:
+            uow.record(MeterValuesReceived(station_id, key.evse_id, transaction, tuple(samples)))
+
+
+def _row_id(transaction: Transaction) -> int:
+    if transaction.row_id is None:
+        raise ValueError("the transaction is not stored")
+    return transaction.row_id
+
+
+def _start_info(transaction: Transaction) -> IdTokenInfo | None:
+    if transaction.start_authorization is None:
+        return None
+    return IdTokenInfo(transaction.start_authorization, group_id=transaction.group_id)
+
+
+def _stop_info(transaction: Transaction) -> IdTokenInfo | None:
+    if transaction.stop_authorization is None:
+        return None
+    return IdTokenInfo(transaction.stop_authorization)
+
+
+def _replay(transaction: Transaction, seen: TransactionEventRecord) -> TransactionResult:
+    info = IdTokenInfo(seen.id_token_status) if seen.id_token_status else None
+    return TransactionResult(transaction, info, replayed=True)

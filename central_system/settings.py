@@ -1,0 +1,72 @@
+"""Configuration of the central system, read from `EVCHARGE_*` environment variables.
+
+The names are a stable interface (DESIGN.md section 3) and are documented in README.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./evcharge.db"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EVCHARGE_", extra="ignore")
+
+    env: Environment = Environment.PRODUCTION
+    database_url: str = DEFAULT_DATABASE_URL
+    database_echo: bool = False
+
+    ocpp_host: str = "127.0.0.1"
+    ocpp_port: int = 9000
+    ocpp_path: str = "/ocpp"
+    ocpp_ping_interval: float | None = Field(
+        default=60.0, description="Seconds between websocket pings; 0 disables pings."
+    )
+    ocpp_ping_timeout: float | None = 30.0
+    ocpp_max_frame_bytes: int = 1_048_576
+    ocpp_call_timeout: float = Field(
+        default=30.0, description="Seconds to wait for a station's answer to a command."
+    )
+    ocpp_validate_responses: bool = Field(
+        default=False,
+        description="Also validate the central system's own CALLRESULTs (tests turn this on).",
+    )
+    heartbeat_interval: int = Field(default=300, ge=1)
+    boot_retry_interval: int = Field(
+        default=60, ge=1, description="Interval returned with a Pending or Rejected boot."
+    )
+    auto_register: bool = Field(
+        default=False, description="Accept unknown stations (development only)."
+    )
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    mqtt_url: str | None = None
+    mqtt_ca: Path | None = None
+    mqtt_cert: Path | None = None
+    mqtt_key: Path | None = None
+
+    @field_validator("ocpp_ping_interval", "ocpp_ping_timeout")
+    @classmethod
+    def _zero_disables(cls, value: float | None) -> float | None:
+        return value or None
+
+    @field_validator("ocpp_path")
+    @classmethod
+    def _normalise_path(cls, value: str) -> str:
+        return "/" + value.strip("/")
+
+    @property
+    def is_development(self) -> bool:
+        return self.env is Environment.DEVELOPMENT

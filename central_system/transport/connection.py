@@ -1,0 +1,220 @@
+"""One station's websocket: receives CALLs in order and answers each, and sends the central
+system's own CALLs, one outstanding at a time (OCPP-J section 4.1.1)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from websockets.exceptions import ConnectionClosed
+
+from central_system.domain.metering import InvalidSample
+from central_system.services.ports import StationCallError, StationCallTimeout, StationOffline
+from central_system.transport import validation
+from central_system.transport.ocppj import (
+    Call,
+    CallError,
+    CallResult,
+    ErrorKind,
+    OcppVersion,
+    RpcError,
+    dump_call,
+    dump_error,
+    dump_result,
+    parse_frame,
+)
+
+log = logging.getLogger(__name__)
+
+BOOT_ACTION = "BootNotification"
+
+
+class Websocket(Protocol):
+    async def send(self, message: str) -> None: ...
+    async def close(self, code: int = 1000, reason: str = "") -> None: ...
+    def __aiter__(self) -> Any: ...
+
+
+@dataclass
+class StationSession:
+    """What a handler knows about the station it is answering."""
+
+    station_id: str
+    version: OcppVersion
+    boot_accepted: bool
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+Handler = Callable[[StationSession, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+class Router(Protocol):
+    def handler(self, action: str) -> Handler | None: ...
+
+
+class OcppConnection:
+    def __init__(
+        self,
+        websocket: Websocket,
+        session: StationSession,
+        router: Router,
+        *,
+        call_timeout: float,
+        validate_responses: bool = False,
+    ) -> None:
+        self.websocket = websocket
+        self.session = session
+        self._router = router
+        self._call_timeout = call_timeout
+        self._validate_responses = validate_responses
+        self._call_lock = asyncio.Lock()
+        self._pending: tuple[str, asyncio.Future[CallResult | CallError]] | None = None
+        self._closed = False
+
+    @property
+    def station_id(self) -> str:
+        return self.session.station_id
+
+    @property
+    def version(self) -> OcppVersion:
+        return self.session.version
+
+    async def serve(self) -> None:
+        """Receive until the websocket closes. Station CALLs are handled one after the other, in
+        the order they arrived (transaction messages must be processed in order)."""
+        try:
+            async for raw in self.websocket:
+                await self._on_frame(raw)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._closed = True
+            if self._pending is not None and not self._pending[1].done():
+                self._pending[1].set_exception(StationOffline(self.station_id))
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        self._closed = True
+        await self.websocket.close(code, reason)
+
+    async def _on_frame(self, raw: str | bytes) -> None:
+        try:
+            frame = parse_frame(raw, self.version)
+        except RpcError as error:
+            log.warning("%s: bad frame answered %s: %s", self.station_id, error.kind.name, error)
+            await self._send(dump_error(error, self.version))
+            return
+        if frame is None:
+            log.warning("%s: ignored a CALLRESULTERROR: %.200r", self.station_id, raw)
+        elif isinstance(frame, Call):
+            await self._on_call(frame)
+        else:
+            self._on_reply(frame)
+
+    async def _on_call(self, call: Call) -> None:
+        try:
+            response = await self._dispatch(call)
+        except RpcError as error:
+            error.unique_id = call.unique_id
+            log.warning(
+                "%s: %s answered %s: %s", self.station_id, call.action, error.kind.name, error
+            )
+            if not call.unconfirmed:
+                await self._send(dump_error(error, self.version))
+            return
+        if not call.unconfirmed:
+            await self._send(dump_result(call.unique_id, response))
+
+    async def _dispatch(self, call: Call) -> dict[str, Any]:
+        handler = self._router.handler(call.action)
+        if handler is None:
+            if validation.has_schema(self.version, call.action):
+                raise RpcError(
+                    ErrorKind.NOT_SUPPORTED,
+                    f"{call.action} is recognised but not supported by this central system",
+                )
+            raise RpcError(
+                ErrorKind.NOT_IMPLEMENTED, f"{call.action} is not an OCPP {self.version} action"
+            )
+        validation.validate(self.version, call.action, call.payload)
+        if (
+            self.version is not OcppVersion.V16
+            and call.action != BOOT_ACTION
+            and not self.session.boot_accepted
+        ):
+            raise RpcError(
+                ErrorKind.SECURITY,
+                f"{call.action} before an accepted BootNotification",
+            )
+        try:
+            response = await handler(self.session, call.payload)
+        except RpcError:
+            raise
+        except InvalidSample as error:
+            raise RpcError(ErrorKind.PROPERTY, f"{call.action}: {error}") from error
+        except Exception as error:
+            log.exception("%s: %s failed", self.station_id, call.action)
+            raise RpcError(
+                ErrorKind.INTERNAL, f"{call.action} could not be processed; retry later"
+            ) from error
+        if self._validate_responses:
+            validation.validate(self.version, call.action, response, response=True)
+        return response
+
+    def _on_reply(self, reply: CallResult | CallError) -> None:
+        pending = self._pending
+        if pending is None or pending[0] != reply.unique_id or pending[1].done():
+            log.warning(
+                "%s: reply to an unknown or expired call %s", self.station_id, reply.unique_id
+            )
+            return
+        pending[1].set_result(reply)
+
+    async def call(
+        self, action: str, payload: dict[str, Any], *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Send a CSMS-initiated CALL and return the CALLRESULT payload.
+
+        The payload is validated first (ValueError, nothing sent). Raises StationOffline,
+        StationCallTimeout or StationCallError.
+        """
+        try:
+            validation.validate(self.version, action, payload)
+        except RpcError as error:
+            raise ValueError(error.description) from None
+        async with self._call_lock:
+            if self._closed:
+                raise StationOffline(self.station_id)
+            unique_id = str(uuid.uuid4())
+            future: asyncio.Future[CallResult | CallError] = (
+                asyncio.get_running_loop().create_future()
+            )
+            self._pending = (unique_id, future)
+            try:
+                await self._send(dump_call(unique_id, action, payload))
+                reply = await asyncio.wait_for(future, timeout or self._call_timeout)
+            except TimeoutError:
+                raise StationCallTimeout(
+                    f"{self.station_id} did not answer {action} within "
+                    f"{timeout or self._call_timeout:g} s"
+                ) from None
+            except ConnectionClosed:
+                raise StationOffline(self.station_id) from None
+            finally:
+                self._pending = None
+        if isinstance(reply, CallError):
+            raise StationCallError(reply.code, reply.description, reply.details)
+        try:
+            validation.validate(self.version, action, reply.payload, response=True)
+        except RpcError as error:
+            raise StationCallError(error.kind.code(self.version), error.description) from None
+        return reply.payload
+
+    async def _send(self, message: str) -> None:
+        try:
+            await self.websocket.send(message)
+        except ConnectionClosed:
+            log.info("%s: connection closed before a message could be sent", self.station_id)

@@ -1,0 +1,186 @@
+"""The OCPP websocket server: `ws://HOST:PORT/ocpp/{station_id}` on one port for every version.
+
+Before the upgrade: the station id is read from the path (percent-decoded, <= 48 chars, no ':'),
+an unknown station gets 404, a failed Basic-auth check 401 (A00, TC_085, TC_A_01-03). The
+subprotocol is the first of the client's list we speak (TC_088, TC_B_58); with none acceptable
+the handshake completes without the header and the connection is closed at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from central_system.domain.stations import Admission, InvalidStationId, validate_station_id
+from central_system.services.bundle import Services
+from central_system.settings import Settings
+from central_system.transport import validation
+from central_system.transport.connection import OcppConnection, Router, StationSession
+from central_system.transport.gateway import ConnectionRegistry
+from central_system.transport.ocppj import SUBPROTOCOLS, OcppVersion
+from central_system.transport.v16 import Ocpp16Handlers
+from central_system.transport.v201 import Ocpp201Handlers
+
+log = logging.getLogger(__name__)
+
+# Our preference does not matter: OCPP-J says the server takes the client's order.
+SUPPORTED_SUBPROTOCOLS = [version.subprotocol for version in OcppVersion]
+NO_SUBPROTOCOL_CLOSE_CODE = 1002
+
+
+class NotAnOcppPath(ValueError):
+    """The request is not for `/prefix/{station_id}`."""
+
+
+def station_id_from_path(path: str, prefix: str) -> str:
+    """The percent-decoded station id of `/prefix/{id}`.
+
+    Raises NotAnOcppPath, or InvalidStationId for an id OCPP does not allow.
+    """
+    route = urlsplit(path).path
+    if not route.startswith(prefix + "/"):
+        raise NotAnOcppPath(f"the path is not {prefix}/{{station_id}}")
+    encoded = route[len(prefix) + 1 :].removesuffix("/")
+    if "/" in encoded:
+        raise InvalidStationId("the station id contains '/'")
+    return validate_station_id(unquote(encoded, errors="strict"))
+
+
+def basic_credentials(headers: Headers) -> tuple[str | None, str | None]:
+    """(username, password) of an `Authorization: Basic` header, (None, None) without one."""
+    value = headers.get("Authorization")
+    if not value:
+        return None, None
+    scheme, _, encoded = value.partition(" ")
+    if scheme.lower() != "basic":
+        return None, None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None, None
+    try:
+        text = decoded.decode("utf-8")
+    except UnicodeDecodeError:
+        text = decoded.decode("latin-1")
+    username, separator, password = text.partition(":")
+    if not separator:
+        return None, None
+    return username, password
+
+
+def _response(connection: ServerConnection, status: HTTPStatus, text: str) -> Response:
+    response = connection.respond(status, text + "\n")
+    if status is HTTPStatus.UNAUTHORIZED:
+        response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
+    return response
+
+
+class OcppServer:
+    def __init__(
+        self, settings: Settings, services: Services, registry: ConnectionRegistry
+    ) -> None:
+        self._settings = settings
+        self._services = services
+        self.registry = registry
+        self._routers: dict[OcppVersion, Router] = {
+            OcppVersion.V16: Ocpp16Handlers(services),
+            OcppVersion.V201: Ocpp201Handlers(services),
+            OcppVersion.V21: Ocpp201Handlers(services),
+        }
+        for version in OcppVersion:
+            validation.preload(version)
+
+    def serve(self, **kwargs: Any) -> Any:
+        """The websockets server (an async context manager)."""
+        settings = self._settings
+        return serve(
+            self._handle,
+            settings.ocpp_host,
+            settings.ocpp_port,
+            subprotocols=SUPPORTED_SUBPROTOCOLS,  # type: ignore[arg-type]
+            select_subprotocol=self._select_subprotocol,
+            process_request=self._process_request,
+            ping_interval=settings.ocpp_ping_interval,
+            ping_timeout=settings.ocpp_ping_timeout,
+            max_size=settings.ocpp_max_frame_bytes,
+            compression=None,
+            server_header="evcharge",
+            **kwargs,
+        )
+
+    @staticmethod
+    def _select_subprotocol(connection: ServerConnection, offered: Any) -> Any:
+        """The first subprotocol in the client's preference order that we speak, else none."""
+        for subprotocol in offered:
+            if subprotocol in SUBPROTOCOLS:
+                return subprotocol
+        return None
+
+    async def _process_request(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | None:
+        try:
+            station_id = station_id_from_path(request.path, self._settings.ocpp_path)
+        except NotAnOcppPath as error:
+            return _response(connection, HTTPStatus.NOT_FOUND, f"Not an OCPP endpoint: {error}")
+        except (InvalidStationId, UnicodeDecodeError) as error:
+            return _response(connection, HTTPStatus.BAD_REQUEST, f"Invalid station id: {error}")
+        username, password = basic_credentials(request.headers)
+        decision = await self._services.stations.admit(
+            station_id,
+            username=username,
+            password=password,
+            over_tls=False,
+        )
+        if decision is Admission.UNKNOWN_STATION:
+            log.warning("refused unknown station %s", station_id)
+            return _response(connection, HTTPStatus.NOT_FOUND, f"Unknown station {station_id}")
+        if decision is Admission.UNAUTHORIZED:
+            log.warning("refused station %s: authentication failed", station_id)
+            return _response(connection, HTTPStatus.UNAUTHORIZED, "Authentication failed")
+        return None
+
+    async def _handle(self, websocket: ServerConnection) -> None:
+        assert websocket.request is not None
+        station_id = station_id_from_path(websocket.request.path, self._settings.ocpp_path)
+        if websocket.subprotocol is None:
+            offered = websocket.request.headers.get("Sec-WebSocket-Protocol", "")
+            log.warning("%s: no supported OCPP subprotocol in %r; closing", station_id, offered)
+            await websocket.close(NO_SUBPROTOCOL_CLOSE_CODE, "no supported OCPP subprotocol")
+            return
+        version = OcppVersion.from_subprotocol(websocket.subprotocol)
+        session = StationSession(
+            station_id=station_id,
+            version=version,
+            boot_accepted=await self._services.stations.boot_accepted(station_id),
+        )
+        connection = OcppConnection(
+            websocket,
+            session,
+            self._routers[version],
+            call_timeout=self._settings.ocpp_call_timeout,
+            validate_responses=self._settings.ocpp_validate_responses,
+        )
+        previous = self.registry.replace(connection)
+        if previous is not None:
+            log.info("%s: a new connection replaces the previous one", station_id)
+            await previous.close(1000, "replaced by a new connection")
+        log.info("%s: connected with OCPP %s", station_id, version)
+        await self._services.stations.connected(station_id, version.value)
+        try:
+            await connection.serve()
+        finally:
+            if self.registry.remove(connection):
+                log.info("%s: disconnected", station_id)
+                await self._services.stations.disconnected(station_id)
+
+
+__all__ = ["OcppServer", "Server"]

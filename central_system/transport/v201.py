@@ -1,0 +1,289 @@
+"""OCPP 2.0.1 (and 2.1, whose station messages used here are a superset) station-initiated
+messages, translated into version-neutral service calls.
+
+Per B02.FR.xx the connection refuses everything but BootNotification with SecurityError until a
+boot was accepted (checked in the connection, TC_B_30).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from central_system.domain.authorization import IdToken, IdTokenInfo
+from central_system.domain.connectors import ConnectorKey, ConnectorStatus, StatusReport
+from central_system.domain.metering import RawMeterValue, RawSample
+from central_system.domain.stations import BootInfo, RegistrationStatus
+from central_system.domain.transactions import TransactionEventType
+from central_system.services.transactions import (
+    EventSequence,
+    TransactionResult,
+    TransactionStart,
+    TransactionStop,
+    TransactionUpdate,
+)
+from central_system.transport.connection import StationSession
+from central_system.transport.handlers import HandlerSet, drop_none, handles, timestamp, wire_time
+
+
+def id_token(payload: dict[str, Any] | None) -> IdToken | None:
+    if not payload:
+        return None
+    return IdToken(payload["idToken"], payload.get("type"))
+
+
+def id_token_info(info: IdTokenInfo) -> dict[str, Any]:
+    return drop_none(
+        {
+            "status": info.status.value,
+            "cacheExpiryDateTime": wire_time(info.expires_at) if info.expires_at else None,
+            "groupIdToken": (
+                {"idToken": info.group_id, "type": "Central"} if info.group_id else None
+            ),
+        }
+    )
+
+
+def meter_values(payload: list[dict[str, Any]]) -> list[RawMeterValue]:
+    result = []
+    for mv in payload:
+        samples = []
+        for sv in mv["sampledValue"]:
+            unit = sv.get("unitOfMeasure") or {}
+            signed = sv.get("signedMeterValue")
+            samples.append(
+                RawSample(
+                    value=sv["value"],
+                    measurand=sv.get("measurand"),
+                    unit=unit.get("unit"),
+                    multiplier=unit.get("multiplier", 0),
+                    phase=sv.get("phase"),
+                    location=sv.get("location"),
+                    context=sv.get("context"),
+                    signed_data=signed.get("signedMeterData") if signed else None,
+                )
+            )
+        result.append(RawMeterValue(timestamp(mv, "timestamp"), samples))
+    return result
+
+
+def _key(evse: dict[str, Any] | None) -> ConnectorKey | None:
+    if not evse:
+        return None
+    return ConnectorKey(evse["id"], evse.get("connectorId", 1))
+
+
+class Ocpp201Handlers(HandlerSet):
+    @handles("BootNotification")
+    async def boot_notification(self, session: StationSession, p: dict[str, Any]) -> dict[str, Any]:
+        """B01-B03, TC_B_01 / TC_B_02."""
+        station = p["chargingStation"]
+        modem = station.get("modem") or {}
+        info = BootInfo(
+            vendor=station["vendorName"],
+            model=station["model"],
+            serial_number=station.get("serialNumber"),
+            firmware_version=station.get("firmwareVersion"),
+            iccid=modem.get("iccid"),
+            imsi=modem.get("imsi"),
+            reason=p.get("reason"),
+        )
+        decision, now = await self.services.stations.boot(session.station_id, info)
+        session.boot_accepted = decision.status is RegistrationStatus.ACCEPTED
+        return {
+            "currentTime": wire_time(now),
+            "interval": decision.interval_seconds,
+            "status": decision.status.value,
+        }
+
+    @handles("Heartbeat")
+    async def heartbeat(self, session: StationSession, p: dict[str, Any]) -> dict[str, Any]:
+        """G02."""
+        now = await self.services.stations.heartbeat(session.station_id)
+        return {"currentTime": wire_time(now)}
+
+    @handles("StatusNotification")
+    async def status_notification(
+        self, session: StationSession, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        """G01."""
+        await self.services.stations.status(
+            session.station_id,
+            StatusReport(
+                key=ConnectorKey(p["evseId"], p["connectorId"]),
+                status=ConnectorStatus(p["connectorStatus"]),
+                reported_at=timestamp(p, "timestamp"),
+            ),
+        )
+        return {}
+
+    @handles("Authorize")
+    async def authorize(self, session: StationSession, p: dict[str, Any]) -> dict[str, Any]:
+        """C01, TC_C_02 / TC_C_06 / TC_C_07."""
+        token = IdToken(p["idToken"]["idToken"], p["idToken"].get("type"))
+        info = await self.services.authorization.authorize(token)
+        return {"idTokenInfo": id_token_info(info)}
+
+    @handles("TransactionEvent")
+    async def transaction_event(self, session: StationSession, p: dict[str, Any]) -> dict[str, Any]:
+        """E01-E15 and J02: Started / Updated / Ended, idempotent by seqNo (TC_E_*)."""
+        info = p["transactionInfo"]
+        event_type = TransactionEventType(p["eventType"])
+        at = timestamp(p, "timestamp")
+        sequence = EventSequence(p["seqNo"], p.get("triggerReason"), p.get("offline", False))
+        token = id_token(p.get("idToken"))
+        key = _key(p.get("evse"))
+        values = meter_values(p.get("meterValue", []))
+        transactions = self.services.transactions
+        result: TransactionResult
+        if event_type is TransactionEventType.STARTED:
+            result = await transactions.start(
+                session.station_id,
+                TransactionStart(
+                    key=key or ConnectorKey(1, 1),
+                    started_at=at,
+                    id_token=token,
+                    transaction_id=info["transactionId"],
+                    reservation_id=p.get("reservationId"),
+                    remote_start_id=info.get("remoteStartId"),
+                    charging_state=info.get("chargingState"),
+                    sequence=sequence,
+                    meter_values=values,
+                ),
+            )
+        elif event_type is TransactionEventType.UPDATED:
+            result = await transactions.update(
+                session.station_id,
+                TransactionUpdate(
+                    transaction_id=info["transactionId"],
+                    timestamp=at,
+                    key=key,
+                    id_token=token,
+                    charging_state=info.get("chargingState"),
+                    remote_start_id=info.get("remoteStartId"),
+                    sequence=sequence,
+                    meter_values=values,
+                ),
+            )
+        else:
+            result = await transactions.stop(
+                session.station_id,
+                TransactionStop(
+                    transaction_id=info["transactionId"],
+                    stopped_at=at,
+                    reason=info.get("stoppedReason"),
+                    id_token=token,
+                    key=key,
+                    sequence=sequence,
+                    meter_values=values,
+                ),
+            )
+        if token is None or result.id_token_info is None:
+            return {}
+        return {"idTokenInfo": id_token_info(result.id_token_info)}
+
+    @handles("MeterValues")
+    async def meter_values(self, session: StationSession, p: dict[str, Any]) -> dict[str, Any]:
+        """J01: meter values outside transactions (evseId 0 is the grid connection)."""
+        evse_id = p["evseId"]
+        await self.services.transactions.meter_values(
+            session.station_id,
+            ConnectorKey(evse_id, 0 if evse_id == 0 else 1),
+            meter_values(p["meterValue"]),
+        )
+        return {}
+
+    @handles("DataTransfer")
+    async def data_transfer(self, session: StationSession, p: dict[str, Any]) -> dict[str, Any]:
+        """P01, TC_P_02: unknown vendor or message id answered as such."""
+        result = await self.services.data_transfer.handle(
+            session.station_id, p["vendorId"], p.get("messageId"), p.get("data")
+        )
+        return drop_none({"status": result.status.value, "data": result.data})
+
+    @handles("SecurityEventNotification")
+    async def security_event(self, session: StationSession, p: dict[str, Any]) -> dict[str, Any]:
+        """A04: security events are stored and queryable."""
+        await self.services.stations.notification(
+            session.station_id, "SecurityEventNotification", p, at=timestamp(p, "timestamp")
+        )
+        return {}
+
+    @handles("FirmwareStatusNotification")
+    async def firmware_status(self, session: StationSession, p: dict[str, Any]) -> dict[str, Any]:
+        """L01: always answered."""
+        await self.services.stations.notification(
+            session.station_id, "FirmwareStatusNotification", p, firmware_status=p["status"]
+        )
+        return {}
+
+    @handles("LogStatusNotification")
+    async def log_status(self, session: StationSession, p: dict[str, Any]) -> dict[str, Any]:
+        """N01."""
+        await self.services.stations.notification(
+            session.station_id, "LogStatusNotification", p, diagnostics_status=p["status"]
+        )
+        return {}
+
+    async def _log_notification(
+        self, action: str, session: StationSession, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        await self.services.stations.notification(session.station_id, action, p)
+        return {}
+
+    @handles("NotifyEvent")
+    async def notify_event(self, session: StationSession, p: dict[str, Any]) -> dict[str, Any]:
+        """N07: events of monitored variables."""
+        return await self._log_notification("NotifyEvent", session, p)
+
+    @handles("NotifyReport")
+    async def notify_report(self, session: StationSession, p: dict[str, Any]) -> dict[str, Any]:
+        """B07/B08: parts of a device-model report."""
+        return await self._log_notification("NotifyReport", session, p)
+
+    @handles("NotifyMonitoringReport")
+    async def notify_monitoring_report(
+        self, session: StationSession, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        return await self._log_notification("NotifyMonitoringReport", session, p)
+
+    @handles("NotifyChargingLimit")
+    async def notify_charging_limit(
+        self, session: StationSession, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        return await self._log_notification("NotifyChargingLimit", session, p)
+
+    @handles("ClearedChargingLimit")
+    async def cleared_charging_limit(
+        self, session: StationSession, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        return await self._log_notification("ClearedChargingLimit", session, p)
+
+    @handles("NotifyCustomerInformation")
+    async def notify_customer_information(
+        self, session: StationSession, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        return await self._log_notification("NotifyCustomerInformation", session, p)
+
+    @handles("NotifyDisplayMessages")
+    async def notify_display_messages(
+        self, session: StationSession, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        return await self._log_notification("NotifyDisplayMessages", session, p)
+
+    @handles("ReportChargingProfiles")
+    async def report_charging_profiles(
+        self, session: StationSession, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        return await self._log_notification("ReportChargingProfiles", session, p)
+
+    @handles("ReservationStatusUpdate")
+    async def reservation_status_update(
+        self, session: StationSession, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        return await self._log_notification("ReservationStatusUpdate", session, p)
+
+    @handles("PublishFirmwareStatusNotification")
+    async def publish_firmware_status(
+        self, session: StationSession, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        return await self._log_notification("PublishFirmwareStatusNotification", session, p)

@@ -1,0 +1,1 @@
+"""Station controller software and simulator: a dual-connector CCS + CHAdeMO DC station."""

@@ -1,0 +1,1 @@
+"""Pure station logic: connector state machine, power sharing, battery, CHAdeMO frames."""

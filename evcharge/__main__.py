@@ -1,0 +1,5 @@
+import sys
+
+from evcharge.cli import main
+
+sys.exit(main())

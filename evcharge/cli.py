@@ -1,0 +1,23 @@
+"""The `evcharge` console script: every component's commands under one name."""
+
+from __future__ import annotations
+
+import argparse
+
+from central_system import cli as central_system_cli
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evcharge",
+        description="OCPP charging network: central system, stations, bridge.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    central_system_cli.register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
