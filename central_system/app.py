@@ -20,6 +20,7 @@ from central_system.services.event_bus import EventBus
 from central_system.services.stations import StationService
 from central_system.services.transactions import TransactionService
 from central_system.settings import Settings
+from central_system.transport.commands import StationCommands
 from central_system.transport.gateway import ConnectionRegistry
 from central_system.transport.server import OcppServer
 
@@ -70,6 +71,7 @@ class CentralSystem:
             data_transfer=DataTransferService(),
         )
         self.registry = ConnectionRegistry()
+        self.commands = StationCommands(self.registry)
         self.ocpp = OcppServer(settings, self.services, self.registry)
         self.ocpp_port: int | None = None
 

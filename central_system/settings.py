@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 
+    outbox: bool | None = Field(
+        default=None,
+        description="Write events to the outbox for the bridge (default: on when "
+        "EVCHARGE_MQTT_URL is set).",
+    )
+
     mqtt_url: str | None = None
     mqtt_ca: Path | None = None
     mqtt_cert: Path | None = None
@@ -66,6 +72,10 @@ class Settings(BaseSettings):
     @classmethod
     def _normalise_path(cls, value: str) -> str:
         return "/" + value.strip("/")
+
+    @property
+    def outbox_enabled(self) -> bool:
+        return self.outbox if self.outbox is not None else self.mqtt_url is not None
 
     @property
     def is_development(self) -> bool:

@@ -203,6 +203,7 @@ class StationLogRow(SQLModel, table=True):
 
 
 __all__ = [
+    "OutboxRow",
     "ConnectorRow",
     "ConnectorStatusLogRow",
     "IdTokenRow",
@@ -213,3 +214,23 @@ __all__ = [
     "TransactionEventRow",
     "TransactionRow",
 ]
+
+
+class OutboxRow(SQLModel, table=True):
+    """An event waiting for the bridge, written in the same database transaction as the state
+    change that caused it; deleted by the bridge only after the broker acknowledged it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_station", "station_id", "id"),)
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    )
+    message_id: str = Field(max_length=36, unique=True)
+    station_id: str = Field(max_length=48)
+    topic: str = Field(max_length=256)
+    # "record" rows (sessions, receipts) are never dropped; "telemetry" may be thinned.
+    retention: str = Field(default="telemetry", max_length=10)
+    payload: str = Field(sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

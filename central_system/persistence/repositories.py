@@ -41,6 +41,7 @@ from central_system.persistence.models import (
     TransactionRow,
     utcnow,
 )
+from central_system.persistence.outbox import OutboxMapper
 from central_system.services.event_bus import EventBus
 from central_system.services.ports import TransactionEventRecord
 
@@ -459,9 +460,15 @@ class SqlUnitOfWork:
     meter_values: SqlMeterValueRepository
     station_log: SqlStationLogRepository
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: EventBus,
+        outbox: OutboxMapper | None = None,
+    ) -> None:
         self._sessions = sessions
         self._bus = bus
+        self._outbox = outbox
         self._events: list[DomainEvent] = []
 
     async def __aenter__(self) -> Self:
@@ -487,8 +494,11 @@ class SqlUnitOfWork:
             await self.session.close()
 
     async def commit(self) -> None:
-        await self.session.commit()
+        """Commit the state change together with its outbox rows, then tell live listeners."""
         events, self._events = self._events, []
+        if events and self._outbox is not None:
+            self.session.add_all(self._outbox(events))
+        await self.session.commit()
         self._bus.publish(events)
 
     def record(self, *events: DomainEvent) -> None:
@@ -496,12 +506,18 @@ class SqlUnitOfWork:
 
 
 class SqlUnitOfWorkFactory:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: EventBus) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: EventBus,
+        outbox: OutboxMapper | None = None,
+    ) -> None:
         self._sessions = sessions
         self._bus = bus
+        self._outbox = outbox
 
     def __call__(self) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._sessions, self._bus)
+        return SqlUnitOfWork(self._sessions, self._bus, self._outbox)
 
 
 __all__ = ["SqlUnitOfWork", "SqlUnitOfWorkFactory"]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 21:54:06.622975
+Create Date: 2026-11-26 21:57:39.861072
 """
 
 from collections.abc import Sequence
@@ -127,6 +127,25 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("value"),
     )
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("message_id", sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+        sa.Column("station_id", sqlmodel.sql.sqltypes.AutoString(length=48), nullable=False),
+        sa.Column("topic", sqlmodel.sql.sqltypes.AutoString(length=256), nullable=False),
+        sa.Column("retention", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column(
+            "created_at",
+            central_system.persistence.types.UTCDateTime(timezone=True),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("message_id"),
+    )
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.create_index("ix_outbox_station", ["station_id", "id"], unique=False)
+
     op.create_table(
         "station",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=48), nullable=False),
@@ -297,6 +316,10 @@ def downgrade() -> None:
 
     op.drop_table("station_log")
     op.drop_table("station")
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_station")
+
+    op.drop_table("outbox")
     op.drop_table("id_token")
     with op.batch_alter_table("connector_status_log", schema=None) as batch_op:
         batch_op.drop_index("ix_connector_status_log_station")

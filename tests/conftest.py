@@ -1,0 +1,134 @@
+"""Fixtures with real parts: a SQLite file, the PostgreSQL that .ci/run starts, and the central
+system serving on a free port of 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from central_system.app import CentralSystem
+from central_system.settings import Environment, Settings
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+POSTGRES_URL = os.environ.get("EVCHARGE_TEST_POSTGRES_URL")
+
+
+def missing(reason: str) -> None:
+    """Skip a test whose external service is missing; in CI that is a failure."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: .ci/run must provide it)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    if not POSTGRES_URL:
+        missing("PostgreSQL not configured: set EVCHARGE_TEST_POSTGRES_URL (as .ci/run does)")
+    yield POSTGRES_URL  # type: ignore[misc]
+
+
+async def _admin(url: str, statement: str) -> None:
+    import asyncpg
+
+    parsed = make_url(url)
+    connection = await asyncpg.connect(
+        user=parsed.username,
+        password=parsed.password,
+        host=parsed.host or "127.0.0.1",
+        port=parsed.port or 5432,
+        database=parsed.database or "postgres",
+    )
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@contextlib.asynccontextmanager
+async def fresh_postgres_database(server_url: str) -> AsyncIterator[str]:
+    name = f"evcharge_test_{uuid.uuid4().hex[:12]}"
+    await _admin(server_url, f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database: a SQLite file, and the same test again on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'evcharge.db'}"
+        return
+    server_url = request.getfixturevalue("postgres_server_url")
+    async with fresh_postgres_database(server_url) as url:
+        yield url
+
+
+@pytest.fixture
+async def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'evcharge.db'}"
+
+
+def test_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "env": Environment.DEVELOPMENT,
+        "database_url": database_url,
+        "ocpp_port": 0,
+        "api_port": 0,
+        "ocpp_validate_responses": True,
+        "ocpp_call_timeout": 5.0,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+class RunningCentralSystem:
+    def __init__(self, system: CentralSystem, task: asyncio.Task[None]) -> None:
+        self.system = system
+        self.task = task
+
+    @property
+    def ocpp_url(self) -> str:
+        return f"ws://127.0.0.1:{self.system.ocpp_port}{self.system.settings.ocpp_path}"
+
+    @property
+    def services(self):  # type: ignore[no-untyped-def]
+        return self.system.services
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+
+@contextlib.asynccontextmanager
+async def running_central_system(settings: Settings) -> AsyncIterator[RunningCentralSystem]:
+    system = CentralSystem(settings)
+    started = asyncio.Event()
+    task = asyncio.create_task(system.run(started))
+    waiter = asyncio.create_task(started.wait())
+    done, _ = await asyncio.wait({task, waiter}, timeout=20, return_when=asyncio.FIRST_COMPLETED)
+    if waiter not in done:
+        waiter.cancel()
+        if task.done():
+            task.result()  # raises the start-up error
+        raise AssertionError("the central system did not start within 20 s")
+    running = RunningCentralSystem(system, task)
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture
+async def central_system(database_url: str) -> AsyncIterator[RunningCentralSystem]:
+    async with running_central_system(test_settings(database_url)) as running:
+        yield running
