@@ -203,11 +203,11 @@ class StationLogRow(SQLModel, table=True):
 
 
 __all__ = [
-    "OutboxRow",
     "ConnectorRow",
     "ConnectorStatusLogRow",
     "IdTokenRow",
     "MeterSampleRow",
+    "OutboxRow",
     "SQLModel",
     "StationLogRow",
     "StationRow",
