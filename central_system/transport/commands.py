@@ -89,10 +89,10 @@ class StationCommands:
 
     async def remote_stop(self, station_id: str, transaction_id: str) -> CommandResult:
         if self._version(station_id) is OcppVersion.V16:
-            payload = {"transactionId": int(transaction_id)}
-            return _result(await self.send(station_id, "RemoteStopTransaction", payload))
-        payload = {"transactionId": transaction_id}
-        return _result(await self.send(station_id, "RequestStopTransaction", payload))
+            stop_16 = {"transactionId": int(transaction_id)}
+            return _result(await self.send(station_id, "RemoteStopTransaction", stop_16))
+        stop_2x = {"transactionId": transaction_id}
+        return _result(await self.send(station_id, "RequestStopTransaction", stop_2x))
 
     async def reset(
         self, station_id: str, *, hard: bool = False, evse_id: int | None = None
