@@ -488,10 +488,9 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        try:
-            await self.session.rollback()
-        finally:
-            await self.session.close()
+        # close() rolls back what was not committed and detaches loaded rows without expiring
+        # them, so values read in the unit of work stay readable after it.
+        await self.session.close()
 
     async def commit(self) -> None:
         """Commit the state change together with its outbox rows, then tell live listeners."""

@@ -1,0 +1,178 @@
+"""The central system as a user runs it: `evcharge` commands in their own processes."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import websockets
+from ocpp.v16 import call as call16
+from ocpp.v201 import call as call201
+from sqlalchemy import select
+
+from central_system.persistence.database import create_engine, session_factory
+from central_system.persistence.models import TransactionRow
+from tests.e2e.cli import cli_env, run, serve
+from tests.helpers import connect
+
+T0 = datetime.now(UTC).replace(microsecond=0)
+
+
+def ts(offset_s: float) -> str:
+    return (T0 + timedelta(seconds=offset_s)).isoformat()
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return cli_env(database_url=f"sqlite+aiosqlite:///{tmp_path / 'cs.db'}", ocpp_port="0")
+
+
+async def transactions(env: dict[str, str]) -> list[Any]:
+    engine = create_engine(env["EVCHARGE_DATABASE_URL"])
+    try:
+        async with session_factory(engine)() as session:
+            return list((await session.scalars(select(TransactionRow))).all())
+    finally:
+        await engine.dispose()
+
+
+async def test_registry_commands_and_serve(env: dict[str, str]) -> None:
+    code, out = await run("stations", "add", "CP-1", "--password", "0123456789abcdef", env=env)
+    assert code == 0 and "security profile 1" in out
+    code, out = await run(
+        "tokens", "add", "TAG-1", "--status", "Blocked", "--group", "FLEET", env=env
+    )
+    assert code == 0 and "Blocked" in out
+    code, out = await run("tokens", "add", "TAG-2", "--expires", "not-a-date", env=env)
+    assert code == 2 and "ISO 8601" in out
+    code, out = await run("stations", "add", "BAD:ID", env=env)
+    assert code == 2 and "':'" in out
+    async with serve(env) as server:
+        assert server.ocpp_url.startswith("ws://127.0.0.1:")
+        with pytest.raises(websockets.InvalidStatus):
+            await connect(server.ocpp_url, "CP-1", password="wrong-password!!")
+        client = await connect(server.ocpp_url, "CP-1", password="0123456789abcdef")
+        try:
+            boot = await client.call(
+                call16.BootNotification(charge_point_model="M", charge_point_vendor="V")
+            )
+            assert boot.status == "Accepted"
+            assert (await client.call(call16.Authorize(id_tag="TAG-1"))).id_tag_info[
+                "status"
+            ] == "Blocked"
+        finally:
+            await client.close()
+
+
+async def test_db_upgrade_is_idempotent(env: dict[str, str]) -> None:
+    for _ in range(2):
+        code, out = await run("db", "upgrade", env=env)
+        assert code == 0 and "database schema is at head" in out
+    code, _ = await run("stations", "add", "CP-9", env=env)
+    assert code == 0
+
+
+async def _kill(server: Any) -> None:
+    server.process.send_signal(signal.SIGKILL)
+    await asyncio.wait_for(server.process.wait(), 10)
+
+
+async def test_restart_in_the_middle_of_a_16_transaction(env: dict[str, str]) -> None:
+    """The central system is killed (SIGKILL) mid-transaction and started again on the same
+    database file; the transaction finishes with the right energy."""
+    await run("stations", "add", "CP-1", env=env)
+    await run("tokens", "add", "TAG", env=env)
+    async with serve(env) as first:
+        client = await connect(first.ocpp_url, "CP-1")
+        await client.call(call16.BootNotification(charge_point_model="M", charge_point_vendor="V"))
+        start = await client.call(
+            call16.StartTransaction(
+                connector_id=1, id_tag="TAG", meter_start=40_000, timestamp=ts(0)
+            )
+        )
+        await client.call(
+            call16.MeterValues(
+                connector_id=1,
+                transaction_id=start.transaction_id,
+                meter_value=[
+                    {"timestamp": ts(60), "sampledValue": [{"value": "41.2", "unit": "kWh"}]}
+                ],
+            )
+        )
+        await _kill(first)
+        await client.close()
+    async with serve(env) as second:
+        client = await connect(second.ocpp_url, "CP-1")
+        try:
+            await client.call(
+                call16.MeterValues(
+                    connector_id=1,
+                    transaction_id=start.transaction_id,
+                    meter_value=[
+                        {"timestamp": ts(120), "sampledValue": [{"value": "42.0", "unit": "kWh"}]}
+                    ],
+                )
+            )
+            stop = await client.call(
+                call16.StopTransaction(
+                    transaction_id=start.transaction_id,
+                    meter_stop=42_750,
+                    timestamp=ts(180),
+                    id_tag="TAG",
+                )
+            )
+            assert stop.id_tag_info["status"] == "Accepted"
+        finally:
+            await client.close()
+    (tx,) = await transactions(env)
+    assert (tx.meter_start_wh, tx.meter_stop_wh, tx.live_energy_register_wh) == (
+        40_000,
+        42_750,
+        42_000,
+    )
+    assert tx.stopped_at is not None
+
+
+async def test_restart_in_the_middle_of_a_201_transaction(env: dict[str, str]) -> None:
+    await run("stations", "add", "CS-1", env=env)
+
+    def event(
+        kind: str, seq: int, wh: int, context: str = "Sample.Periodic"
+    ) -> call201.TransactionEvent:
+        return call201.TransactionEvent(
+            event_type=kind,
+            timestamp=ts(seq * 60),
+            trigger_reason="MeterValuePeriodic",
+            seq_no=seq,
+            transaction_info={"transactionId": "T-1"},
+            evse={"id": 2, "connectorId": 1},
+            meter_value=[
+                {"timestamp": ts(seq * 60), "sampledValue": [{"value": wh, "context": context}]}
+            ],
+        )
+
+    async with serve(env) as first:
+        client = await connect(first.ocpp_url, "CS-1", version="2.0.1")
+        await client.call(
+            call201.BootNotification(
+                charging_station={"model": "M", "vendor_name": "V"}, reason="PowerUp"
+            )
+        )
+        await client.call(event("Started", 0, 10_000, "Transaction.Begin"))
+        await client.call(event("Updated", 1, 12_000))
+        await _kill(first)
+        await client.close()
+    async with serve(env) as second:
+        # The station reconnects without booting again and replays what it was not sure about.
+        client = await connect(second.ocpp_url, "CS-1", version="2.0.1")
+        try:
+            await client.call(event("Updated", 1, 12_000))
+            await client.call(event("Ended", 2, 15_500, "Transaction.End"))
+        finally:
+            await client.close()
+    (tx,) = await transactions(env)
+    assert (tx.meter_start_wh, tx.meter_stop_wh, tx.evse_id) == (10_000, 15_500, 2)
