@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -26,11 +27,27 @@ def configure_logging() -> None:
     logging.getLogger("websockets").setLevel(logging.WARNING)
 
 
-def _run(coroutine: Awaitable[Any]) -> Any:
+async def _until_signalled(coroutine: Awaitable[Any]) -> Any:
+    """Run `coroutine`; SIGTERM or SIGINT cancels it so that it shuts down cleanly."""
+    task = asyncio.ensure_future(coroutine)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, task.cancel)
     try:
-        return asyncio.run(coroutine)  # type: ignore[arg-type]
-    except KeyboardInterrupt:
-        return 130
+        return await task
+    except asyncio.CancelledError:
+        return None
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+
+
+def run_until_signalled(coroutine: Awaitable[Any]) -> Any:
+    return asyncio.run(_until_signalled(coroutine))
+
+
+def _run(coroutine: Awaitable[Any]) -> Any:
+    return asyncio.run(coroutine)  # type: ignore[arg-type]
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -39,7 +56,7 @@ def serve(args: argparse.Namespace) -> int:
 
     configure_logging()
     try:
-        _run(CentralSystem(Settings()).run())
+        run_until_signalled(CentralSystem(Settings()).run())
     except DatabaseOutOfDate as error:
         print(f"evcharge: {error}", file=sys.stderr)
         return 2

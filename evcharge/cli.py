@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from central_system import cli as central_system_cli
+from evcharge.demo import main as run_demo
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,6 +15,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     central_system_cli.register(commands)
+    demo = commands.add_parser("demo", help="run everything locally with development defaults")
+    demo.set_defaults(func=lambda _args: run_demo())
     return parser
 
 
