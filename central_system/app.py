@@ -6,8 +6,10 @@ Nothing is built at import time; `CentralSystem(settings)` builds, `run()` serve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from central_system.persistence.database import create_engine, session_factory
 from central_system.persistence.migrate import current_revision, head_revision, upgrade
@@ -25,6 +27,11 @@ from central_system.transport.gateway import ConnectionRegistry
 from central_system.transport.server import OcppServer
 
 log = logging.getLogger(__name__)
+
+
+def _port(server: Any) -> int:
+    port: int = server.sockets[0].getsockname()[1]
+    return port
 
 
 class SystemClock:
@@ -74,19 +81,28 @@ class CentralSystem:
         self.commands = StationCommands(self.registry)
         self.ocpp = OcppServer(settings, self.services, self.registry)
         self.ocpp_port: int | None = None
+        self.ocpp_tls_port: int | None = None
+
+    def _log_listening(self, scheme: str, port: int) -> None:
+        log.info(
+            "OCPP listening on %s://%s:%s%s/{station_id} (ocpp1.6, ocpp2.0.1, ocpp2.1)",
+            scheme,
+            self.settings.ocpp_host,
+            port,
+            self.settings.ocpp_path,
+        )
 
     async def run(self, started: asyncio.Event | None = None) -> None:
         """Serve until cancelled; `started` is set once every listener accepts connections."""
         await prepare_database(self.settings.database_url)
         try:
-            async with self.ocpp.serve() as server:
-                self.ocpp_port = server.sockets[0].getsockname()[1]
-                log.info(
-                    "OCPP listening on ws://%s:%s%s/{station_id} (ocpp1.6, ocpp2.0.1, ocpp2.1)",
-                    self.settings.ocpp_host,
-                    self.ocpp_port,
-                    self.settings.ocpp_path,
-                )
+            async with contextlib.AsyncExitStack() as stack:
+                servers = [await stack.enter_async_context(s) for s in self.ocpp.listeners()]
+                self.ocpp_port = _port(servers[0])
+                self._log_listening("ws", self.ocpp_port)
+                if len(servers) > 1:
+                    self.ocpp_tls_port = _port(servers[1])
+                    self._log_listening("wss", self.ocpp_tls_port)
                 if started is not None:
                     started.set()
                 await asyncio.Future()  # until cancelled

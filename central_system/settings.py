@@ -8,7 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./evcharge.db"
@@ -41,6 +41,19 @@ class Settings(BaseSettings):
         default=False,
         description="Also validate the central system's own CALLRESULTs (tests turn this on).",
     )
+    ocpp_tls_port: int | None = Field(
+        default=None,
+        description="Port of the wss:// listener for security profiles 2 and 3 (off if unset).",
+    )
+    ocpp_tls_cert: Path | None = Field(default=None, description="Server certificate chain, PEM.")
+    ocpp_tls_key: Path | None = Field(default=None, description="Server private key, PEM.")
+    ocpp_tls_client_ca: Path | None = Field(
+        default=None, description="CA bundle that signs station certificates (profile 3)."
+    )
+    cpo_name: str | None = Field(
+        default=None,
+        description="Operator name a station certificate's O must carry (A00.FR.404).",
+    )
     heartbeat_interval: int = Field(default=300, ge=1)
     boot_retry_interval: int = Field(
         default=60, ge=1, description="Interval returned with a Pending or Rejected boot."
@@ -62,6 +75,14 @@ class Settings(BaseSettings):
     mqtt_ca: Path | None = None
     mqtt_cert: Path | None = None
     mqtt_key: Path | None = None
+
+    @model_validator(mode="after")
+    def _tls_needs_certificate(self) -> Settings:
+        if self.ocpp_tls_port is not None and (
+            self.ocpp_tls_cert is None or self.ocpp_tls_key is None
+        ):
+            raise ValueError("EVCHARGE_OCPP_TLS_PORT needs EVCHARGE_OCPP_TLS_CERT and _KEY")
+        return self
 
     @field_validator("ocpp_ping_interval", "ocpp_ping_timeout")
     @classmethod

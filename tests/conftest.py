@@ -90,6 +90,9 @@ def test_settings(database_url: str, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+
+
 class RunningCentralSystem:
     def __init__(self, system: CentralSystem, task: asyncio.Task[None]) -> None:
         self.system = system

@@ -128,6 +128,24 @@ class Credentials:
     client_certificate_ok: bool = False
 
 
+def certificate_identifies(
+    station_id: str,
+    *,
+    common_name: str | None,
+    organization: str | None,
+    serial_number: str | None = None,
+    cpo_name: str | None = None,
+) -> bool:
+    """Whether a verified client certificate belongs to this station (A00.FR.404/405).
+
+    CN must be the station's identity (or the serial number it booted with); O must be the
+    operator's name where one is configured.
+    """
+    if common_name is None or common_name not in {station_id, serial_number}:
+        return False
+    return cpo_name is None or organization == cpo_name
+
+
 def admit(
     station_id: str,
     record: StationRecord | None,

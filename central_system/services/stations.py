@@ -22,6 +22,7 @@ from central_system.domain.stations import (
     SecurityProfile,
     StationRecord,
     admit,
+    certificate_identifies,
     decide_boot,
     validate_station_id,
 )
@@ -98,11 +99,21 @@ class StationService:
         username: str | None,
         password: str | None,
         over_tls: bool = False,
-        client_certificate_ok: bool = False,
+        certificate_subject: tuple[str, str | None] | None = None,
+        cpo_name: str | None = None,
     ) -> Admission:
-        """Decide a websocket upgrade request before it is upgraded (A00, TC_085, TC_A_01-03)."""
+        """Decide a websocket upgrade request before it is upgraded (A00, TC_085, TC_A_01-03,
+        TC_086/087, TC_A_04/07/08). `certificate_subject` is the (CN, O) of a client certificate
+        the TLS layer already verified against the configured CA."""
         async with self._uow() as uow:
             record = await uow.stations.get(station_id)
+        client_certificate_ok = certificate_subject is not None and certificate_identifies(
+            station_id,
+            common_name=certificate_subject[0],
+            organization=certificate_subject[1],
+            serial_number=record.boot_info.serial_number if record and record.boot_info else None,
+            cpo_name=cpo_name,
+        )
         password_ok = False
         if (
             record is not None
@@ -117,6 +128,17 @@ class StationService:
             Credentials(username, password_ok, over_tls, client_certificate_ok),
             auto_register=self._auto_register,
         )
+        if decision is Admission.UNAUTHORIZED and record is not None:
+            await self.notification(
+                station_id,
+                "CsmsSecurityEvent",
+                {
+                    "type": "FailedToAuthenticate",
+                    "profile": int(record.security_profile),
+                    "overTls": over_tls,
+                    "certificate": certificate_subject is not None,
+                },
+            )
         if decision is Admission.REGISTER_AND_ACCEPT:
             log.warning("auto-registering unknown station %s (EVCHARGE_AUTO_REGISTER)", station_id)
             await self.register(station_id)

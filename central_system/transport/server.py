@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import ssl
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -76,6 +77,14 @@ def basic_credentials(headers: Headers) -> tuple[str | None, str | None]:
     return username, password
 
 
+def _certificate_subject(certificate: dict[str, Any] | None) -> tuple[str | None, str | None]:
+    """(CN, O) of a verified peer certificate (`ssl.SSLSocket.getpeercert()` form)."""
+    if not certificate:
+        return None, None
+    fields = {key: value for rdn in certificate.get("subject", ()) for key, value in rdn}
+    return fields.get("commonName"), fields.get("organizationName")
+
+
 def _response(connection: ServerConnection, status: HTTPStatus, text: str) -> Response:
     response = connection.respond(status, text + "\n")
     if status is HTTPStatus.UNAUTHORIZED:
@@ -98,13 +107,35 @@ class OcppServer:
         for version in OcppVersion:
             validation.preload(version)
 
-    def serve(self, **kwargs: Any) -> Any:
-        """The websockets server (an async context manager)."""
+    def listeners(self) -> list[Any]:
+        """The websockets servers (async context managers): ws:// always, wss:// when TLS is
+        configured (A00.FR.006 allows a port per profile)."""
+        settings = self._settings
+        servers = [self._serve(settings.ocpp_port)]
+        if settings.ocpp_tls_port is not None:
+            servers.append(self._serve(settings.ocpp_tls_port, ssl=self._tls_context()))
+        return servers
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """TLS 1.2+ (A00.FR.3xx); station certificates are asked for, verified against the
+        configured CA, and required per station by its security profile."""
+        settings = self._settings
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.options |= ssl.OP_NO_COMPRESSION
+        assert settings.ocpp_tls_cert is not None and settings.ocpp_tls_key is not None
+        context.load_cert_chain(settings.ocpp_tls_cert, settings.ocpp_tls_key)
+        if settings.ocpp_tls_client_ca is not None:
+            context.load_verify_locations(settings.ocpp_tls_client_ca)
+            context.verify_mode = ssl.CERT_OPTIONAL
+        return context
+
+    def _serve(self, port: int, **kwargs: Any) -> Any:
         settings = self._settings
         return serve(
             self._handle,
             settings.ocpp_host,
-            settings.ocpp_port,
+            port,
             subprotocols=SUPPORTED_SUBPROTOCOLS,  # type: ignore[arg-type]
             select_subprotocol=self._select_subprotocol,
             process_request=self._process_request,
@@ -134,11 +165,15 @@ class OcppServer:
         except (InvalidStationId, UnicodeDecodeError) as error:
             return _response(connection, HTTPStatus.BAD_REQUEST, f"Invalid station id: {error}")
         username, password = basic_credentials(request.headers)
+        tls = connection.transport.get_extra_info("ssl_object")
+        common_name, organization = _certificate_subject(tls.getpeercert() if tls else None)
         decision = await self._services.stations.admit(
             station_id,
             username=username,
             password=password,
-            over_tls=False,
+            over_tls=tls is not None,
+            certificate_subject=(common_name, organization) if common_name else None,
+            cpo_name=self._settings.cpo_name,
         )
         if decision is Admission.UNKNOWN_STATION:
             log.warning("refused unknown station %s", station_id)
