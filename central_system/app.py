@@ -8,15 +8,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from central_system.persistence.database import create_engine, session_factory
 from central_system.persistence.migrate import current_revision, head_revision, upgrade
 from central_system.persistence.passwords import Argon2PasswordHasher
 from central_system.persistence.repositories import SqlUnitOfWorkFactory
+from central_system.security.ca import CertificateAuthority
 from central_system.services.authorization import AuthorizationService
 from central_system.services.bundle import Services
+from central_system.services.certificates import CertificateService
 from central_system.services.data_transfer import DataTransferService
 from central_system.services.event_bus import EventBus
 from central_system.services.stations import StationService
@@ -32,6 +34,17 @@ log = logging.getLogger(__name__)
 def _port(server: Any) -> int:
     port: int = server.sockets[0].getsockname()[1]
     return port
+
+
+def certificate_authority(settings: Settings, now: datetime) -> CertificateAuthority | None:
+    """The operator's CA from files; in development a generated one; else none (CSRs are then
+    rejected)."""
+    if settings.ca_cert is not None and settings.ca_key is not None:
+        return CertificateAuthority.from_files(settings.ca_cert, settings.ca_key)
+    if settings.is_development:
+        log.warning("no EVCHARGE_CA_CERT/_KEY: using a generated CA (development only)")
+        return CertificateAuthority.generate(settings.cpo_name or "evcharge", now)
+    return None
 
 
 class SystemClock:
@@ -76,6 +89,14 @@ class CentralSystem:
             authorization=AuthorizationService(self.uow, clock),
             transactions=TransactionService(self.uow, clock),
             data_transfer=DataTransferService(),
+            certificates=CertificateService(
+                self.uow,
+                clock,
+                certificate_authority(settings, clock.now()),
+                cpo_name=settings.cpo_name,
+                validity=timedelta(days=settings.certificate_validity_days),
+                renew_before=timedelta(days=settings.certificate_renew_days),
+            ),
         )
         self.registry = ConnectionRegistry()
         self.commands = StationCommands(self.registry)
@@ -92,6 +113,19 @@ class CentralSystem:
             self.settings.ocpp_path,
         )
 
+    async def _renew_certificates(self) -> None:
+        """Ask connected stations whose certificate expires soon to renew it (A02 started by
+        the CSMS: TriggerMessage / ExtendedTriggerMessage for a new SignCertificate)."""
+        while True:
+            for station_id, certificate_type in await self.services.certificates.due_for_renewal():
+                if not self.registry.is_connected(station_id):
+                    continue
+                try:
+                    await self.commands.trigger_certificate_renewal(station_id, certificate_type)
+                except Exception as error:  # one station's failure must not stop the others
+                    log.warning("%s: certificate renewal not triggered: %s", station_id, error)
+            await asyncio.sleep(self.settings.certificate_check_interval)
+
     async def run(self, started: asyncio.Event | None = None) -> None:
         """Serve until cancelled; `started` is set once every listener accepts connections."""
         await prepare_database(self.settings.database_url)
@@ -105,7 +139,9 @@ class CentralSystem:
                     self._log_listening("wss", self.ocpp_tls_port)
                 if started is not None:
                     started.set()
-                await asyncio.Future()  # until cancelled
+                async with asyncio.TaskGroup() as tasks:
+                    tasks.create_task(self._renew_certificates())
+                    await asyncio.Future()  # until cancelled
         finally:
             await self.registry.close_all()
             await self.engine.dispose()

@@ -441,6 +441,14 @@ class SqlStationLogRepository:
     async def add(self, station_id: str, kind: str, at: datetime, data: dict[str, Any]) -> None:
         self._session.add(StationLogRow(station_id=station_id, kind=kind, at=at, data=data))
 
+    async def by_kind(self, kind: str) -> list[tuple[str, datetime, dict[str, Any]]]:
+        rows = await self._session.scalars(
+            select(StationLogRow)
+            .where(col(StationLogRow.kind) == kind)
+            .order_by(col(StationLogRow.id))
+        )
+        return [(row.station_id, row.at, row.data) for row in rows]
+
     async def list(self, station_id: str, kind: str | None = None) -> list[StationLogRow]:
         query = select(StationLogRow).where(col(StationLogRow.station_id) == station_id)
         if kind is not None:

@@ -80,6 +80,9 @@ class StationLogRepository(Protocol):
     status, device-model events and reports), queryable by kind."""
 
     async def add(self, station_id: str, kind: str, at: datetime, data: dict[str, Any]) -> None: ...
+    async def by_kind(self, kind: str) -> list[tuple[str, datetime, dict[str, Any]]]:
+        """(station id, time, data) of every entry of `kind`, oldest first."""
+        ...
 
 
 class UnitOfWork(Protocol):

@@ -89,3 +89,17 @@ def step(state: BatteryState, offered_power_w: float, dt_s: float) -> BatterySte
     if state.energy_to_target_wh - energy < 1e-9:
         soc = state.target_soc_pct
     return BatteryStep(replace(state, soc_pct=soc), energy, energy * 3600.0 / dt_s)
+
+
+def absorb(state: BatteryState, power_w: float, dt_s: float) -> BatteryStep:
+    """Advance with a current the charger forces into the pack (CHAdeMO: the charger follows
+    the EV's request, but a request change takes a cycle to arrive). Only a full pack limits
+    it, so the SoC may end slightly above the target, as on a real car."""
+    if dt_s < 0:
+        raise ValueError("dt_s must not be negative")
+    if dt_s == 0 or power_w <= 0:
+        return BatteryStep(state, 0.0, 0.0)
+    room_wh = (100.0 - state.soc_pct) / 100.0 * state.capacity_wh
+    energy = min(power_w * dt_s / 3600.0, room_wh)
+    soc = min(100.0, state.soc_pct + energy / state.capacity_wh * 100.0)
+    return BatteryStep(replace(state, soc_pct=soc), energy, energy * 3600.0 / dt_s)

@@ -933,7 +933,8 @@ def _stop_sequence(b: _Builder, dt: float) -> None:
     elif s.phase is Phase.STOP_WAIT_EV_CONTACTOR:
         ev_silent = s.last_ev_status_s is None or b.now_s - s.last_ev_status_s > config.ev_timeout_s
         contactor_open = s.ev_status is not None and s.ev_status.contactor_open
-        if contactor_open or ev_silent or b.phase_age_s > config.stop_phase_timeout_s:
+        unplugged = s.stop_reason is StopReason.UNPLUGGED  # no EV left to answer
+        if contactor_open or ev_silent or unplugged or b.phase_age_s > config.stop_phase_timeout_s:
             _finish_stop(b)
     elif s.phase is Phase.STOP_WAIT_D1 and b.phase_age_s >= config.d1_open_delay_s:
         b.actions.append(Action.OPEN_D1)

@@ -330,3 +330,11 @@ def test_remaining_time_counts_down_in_ten_second_units():
     later = status_frame(s.step(ev(10, status=ENABLED), dt=20))
     assert first.remaining_time_10s == 60
     assert later.remaining_time_10s == 58
+
+
+def test_unplugged_stop_does_not_wait_for_welding_detection():
+    s = Session()
+    s.start_charging(request_a=50)
+    s.step(commands=[StopCharging(StopReason.UNPLUGGED, "cable pulled")])
+    actions = [a for _ in range(3) for a in s.step().actions]
+    assert actions == [Action.OPEN_D2, Action.UNLOCK_CONNECTOR]
