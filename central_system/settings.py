@@ -54,6 +54,17 @@ class Settings(BaseSettings):
         default=None,
         description="Operator name a station certificate's O must carry (A00.FR.404).",
     )
+    ca_cert: Path | None = Field(
+        default=None, description="CA certificate (PEM) that signs station certificates."
+    )
+    ca_key: Path | None = Field(default=None, description="That CA's private key (PEM).")
+    certificate_validity_days: int = Field(default=365, ge=1)
+    certificate_renew_days: int = Field(
+        default=30, ge=1, description="Ask a station to renew this many days before expiry."
+    )
+    certificate_check_interval: float = Field(
+        default=3600.0, gt=0, description="Seconds between checks for certificates to renew."
+    )
     heartbeat_interval: int = Field(default=300, ge=1)
     boot_retry_interval: int = Field(
         default=60, ge=1, description="Interval returned with a Pending or Rejected boot."

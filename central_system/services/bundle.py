@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from central_system.services.authorization import AuthorizationService
+from central_system.services.certificates import CertificateService
 from central_system.services.data_transfer import DataTransferService
 from central_system.services.stations import StationService
 from central_system.services.transactions import TransactionService
@@ -16,3 +17,4 @@ class Services:
     authorization: AuthorizationService
     transactions: TransactionService
     data_transfer: DataTransferService
+    certificates: CertificateService

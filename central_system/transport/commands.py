@@ -144,6 +144,23 @@ class StationCommands:
         payload = drop_none({"requestedMessage": name, "evse": evse})
         return _result(await self.send(station_id, "TriggerMessage", payload))
 
+    async def trigger_certificate_renewal(
+        self, station_id: str, certificate_type: str = "ChargingStationCertificate"
+    ) -> CommandResult:
+        """Make the station send a new SignCertificate (1.6 security extension:
+        ExtendedTriggerMessage SignChargePointCertificate; 2.x: TriggerMessage)."""
+        if self._version(station_id) is OcppVersion.V16:
+            payload = {"requestedMessage": "SignChargePointCertificate"}
+            return _result(await self.send(station_id, "ExtendedTriggerMessage", payload))
+        requested = (
+            "SignV2GCertificate"
+            if certificate_type == "V2GCertificate"
+            else "SignChargingStationCertificate"
+        )
+        return _result(
+            await self.send(station_id, "TriggerMessage", {"requestedMessage": requested})
+        )
+
     async def clear_cache(self, station_id: str) -> CommandResult:
         return _result(await self.send(station_id, "ClearCache", {}))
 

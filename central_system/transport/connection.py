@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -39,6 +39,9 @@ class Websocket(Protocol):
     def __aiter__(self) -> Any: ...
 
 
+FollowUp = Callable[["OcppConnection"], Coroutine[Any, Any, None]]
+
+
 @dataclass
 class StationSession:
     """What a handler knows about the station it is answering."""
@@ -47,6 +50,13 @@ class StationSession:
     version: OcppVersion
     boot_accepted: bool
     attributes: dict[str, Any] = field(default_factory=dict)
+    follow_ups: list[FollowUp] = field(default_factory=list)
+
+    def after_reply(self, follow_up: FollowUp) -> None:
+        """Run `follow_up` once the answer to the current CALL is sent (e.g. send
+        CertificateSigned after answering SignCertificate). A handler must never wait for the
+        station itself: the station is waiting for our answer."""
+        self.follow_ups.append(follow_up)
 
 
 Handler = Callable[[StationSession, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -74,6 +84,7 @@ class OcppConnection:
         self._call_lock = asyncio.Lock()
         self._pending: tuple[str, asyncio.Future[CallResult | CallError]] | None = None
         self._closed = False
+        self._follow_ups: set[asyncio.Task[None]] = set()
 
     @property
     def station_id(self) -> str:
@@ -95,6 +106,10 @@ class OcppConnection:
             self._closed = True
             if self._pending is not None and not self._pending[1].done():
                 self._pending[1].set_exception(StationOffline(self.station_id))
+            for task in list(self._follow_ups):
+                task.cancel()
+            if self._follow_ups:
+                await asyncio.gather(*self._follow_ups, return_exceptions=True)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         self._closed = True
@@ -118,6 +133,7 @@ class OcppConnection:
         try:
             response = await self._dispatch(call)
         except RpcError as error:
+            self.session.follow_ups.clear()
             error.unique_id = call.unique_id
             log.warning(
                 "%s: %s answered %s: %s", self.station_id, call.action, error.kind.name, error
@@ -127,6 +143,19 @@ class OcppConnection:
             return
         if not call.unconfirmed:
             await self._send(dump_result(call.unique_id, response))
+        self._start_follow_ups()
+
+    def _start_follow_ups(self) -> None:
+        follow_ups, self.session.follow_ups = self.session.follow_ups, []
+        for follow_up in follow_ups:
+            task = asyncio.create_task(follow_up(self))
+            self._follow_ups.add(task)
+            task.add_done_callback(self._follow_up_done)
+
+    def _follow_up_done(self, task: asyncio.Task[None]) -> None:
+        self._follow_ups.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s: follow-up failed", self.station_id, exc_info=task.exception())
 
     async def _dispatch(self, call: Call) -> dict[str, Any]:
         handler = self._router.handler(call.action)

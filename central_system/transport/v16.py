@@ -15,7 +15,7 @@ from central_system.domain.metering import RawMeterValue, RawSample
 from central_system.domain.stations import BootInfo
 from central_system.domain.transactions import ocpp16_start_key
 from central_system.services.transactions import TransactionStart, TransactionStop
-from central_system.transport.connection import StationSession
+from central_system.transport.connection import OcppConnection, StationSession
 from central_system.transport.handlers import HandlerSet, drop_none, handles, timestamp, wire_time
 from central_system.transport.ocppj import ErrorKind, RpcError
 
@@ -217,3 +217,23 @@ class Ocpp16Handlers(HandlerSet):
             session.station_id, "SignedFirmwareStatusNotification", p, firmware_status=p["status"]
         )
         return {}
+
+    @handles("SignCertificate")
+    async def sign_certificate(self, session: StationSession, p: dict[str, Any]) -> dict[str, Any]:
+        """Security extension A02/A03, TC_074_CSMS: review the CSR and answer; the signed
+        certificate follows as CertificateSigned once the answer is sent."""
+        certificates = self.services.certificates
+        reason = await certificates.review(session.station_id, p["csr"])
+        if reason is not None:
+            return {"status": "Rejected"}
+
+        async def send_certificate(connection: OcppConnection) -> None:
+            issued = await certificates.issue(
+                session.station_id, p["csr"], "ChargePointCertificate"
+            )
+            await connection.call(
+                "CertificateSigned", {"certificateChain": issued.certificate_chain_pem}
+            )
+
+        session.after_reply(send_certificate)
+        return {"status": "Accepted"}

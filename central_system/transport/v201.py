@@ -21,7 +21,7 @@ from central_system.services.transactions import (
     TransactionStop,
     TransactionUpdate,
 )
-from central_system.transport.connection import StationSession
+from central_system.transport.connection import OcppConnection, StationSession
 from central_system.transport.handlers import HandlerSet, drop_none, handles, timestamp, wire_time
 
 
@@ -287,3 +287,29 @@ class Ocpp201Handlers(HandlerSet):
         self, session: StationSession, p: dict[str, Any]
     ) -> dict[str, Any]:
         return await self._log_notification("PublishFirmwareStatusNotification", session, p)
+
+    @handles("SignCertificate")
+    async def sign_certificate(self, session: StationSession, p: dict[str, Any]) -> dict[str, Any]:
+        """A02/A03, TC_A_11-14: review the CSR and answer; the signed certificate follows as
+        CertificateSigned once the answer is sent."""
+        certificates = self.services.certificates
+        reason = await certificates.review(session.station_id, p["csr"])
+        if reason is not None:
+            return {
+                "status": "Rejected",
+                "statusInfo": {"reasonCode": "InvalidCSR", "additionalInfo": reason[:512]},
+            }
+        certificate_type = p.get("certificateType", "ChargingStationCertificate")
+
+        async def send_certificate(connection: OcppConnection) -> None:
+            issued = await certificates.issue(session.station_id, p["csr"], certificate_type)
+            await connection.call(
+                "CertificateSigned",
+                {
+                    "certificateChain": issued.certificate_chain_pem,
+                    "certificateType": certificate_type,
+                },
+            )
+
+        session.after_reply(send_certificate)
+        return {"status": "Accepted"}

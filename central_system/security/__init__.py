@@ -1,0 +1,1 @@
+"""Cryptographic adapters: the certificate authority that signs station certificates."""
