@@ -337,3 +337,27 @@ async def test_station_disconnect_fails_a_pending_call_fast(
     await ws.close()
     with pytest.raises(StationOffline):
         await asyncio.wait_for(pending, 5)  # long before the call's own 30 s timeout
+
+
+async def test_oversized_frame_closes_only_that_connection(database_url: str) -> None:
+    """EVCHARGE_OCPP_MAX_FRAME_BYTES bounds memory per station: a larger frame closes that
+    connection with 1009 (message too big); other stations keep being served."""
+    from tests.conftest import running_central_system, test_settings
+
+    async with running_central_system(
+        test_settings(database_url, ocpp_max_frame_bytes=4096)
+    ) as running:
+        big = await raw_station(running, "CP-BIG", "ocpp1.6")
+        small = await raw_station(running, "CP-SMALL", "ocpp1.6")
+        try:
+            await big.send(
+                json.dumps([2, "x", "DataTransfer", {"vendorId": "v", "data": "x" * 10_000}])
+            )
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(big.recv(), 5)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+            ok = await exchange(small, '[2, "h", "Heartbeat", {}]')
+            assert ok[:2] == [3, "h"]
+        finally:
+            await big.close()
+            await small.close()
