@@ -13,6 +13,7 @@ from typing import Any
 
 from central_system.persistence.database import create_engine, session_factory
 from central_system.persistence.migrate import current_revision, head_revision, upgrade
+from central_system.persistence.outbox import outbox_rows
 from central_system.persistence.passwords import Argon2PasswordHasher
 from central_system.persistence.repositories import SqlUnitOfWorkFactory
 from central_system.security.ca import CertificateAuthority
@@ -75,7 +76,11 @@ class CentralSystem:
         self.settings = settings
         self.engine = create_engine(settings.database_url, echo=settings.database_echo)
         self.events = EventBus()
-        self.uow = SqlUnitOfWorkFactory(session_factory(self.engine), self.events)
+        self.uow = SqlUnitOfWorkFactory(
+            session_factory(self.engine),
+            self.events,
+            outbox=outbox_rows if settings.outbox_enabled else None,
+        )
         clock = SystemClock()
         self.services = Services(
             stations=StationService(
