@@ -7,6 +7,7 @@ from datetime import datetime
 
 from central_system.domain.connectors import ConnectorState
 from central_system.domain.metering import MeterSample
+from central_system.domain.receipts import Receipt
 from central_system.domain.transactions import Transaction
 
 
@@ -47,6 +48,13 @@ class TransactionEnded:
     transaction: Transaction
 
 
+@dataclass(frozen=True, slots=True)
+class ReceiptIssued:
+    """A receipt (or a correction) was written for an app charging session."""
+
+    receipt: Receipt
+
+
 DomainEvent = (
     StationConnected
     | StationDisconnected
@@ -54,4 +62,5 @@ DomainEvent = (
     | MeterValuesReceived
     | TransactionStarted
     | TransactionEnded
+    | ReceiptIssued
 )
