@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 import trustme
 import websockets
-from ocpp.v16 import ChargePoint
-from ocpp.v16 import call
+from ocpp.v16 import ChargePoint, call
 from sqlalchemy import select
 
 from central_system.domain.stations import SecurityProfile
