@@ -30,6 +30,17 @@ from central_system.domain.stations import (
     StationRecord,
 )
 from central_system.domain.transactions import Transaction
+from central_system.persistence.billing_repositories import (
+    SqlAccountRepository,
+    SqlAuditRepository,
+    SqlCatalogRepository,
+    SqlChargingSessionRepository,
+    SqlPaymentRepository,
+    SqlReceiptRepository,
+    SqlReservationRepository,
+    SqlTokenRegistryRepository,
+    SqlTransactionQueries,
+)
 from central_system.persistence.models import (
     ConnectorRow,
     ConnectorStatusLogRow,
@@ -467,6 +478,15 @@ class SqlUnitOfWork:
     transactions: SqlTransactionRepository
     meter_values: SqlMeterValueRepository
     station_log: SqlStationLogRepository
+    accounts: SqlAccountRepository
+    catalog: SqlCatalogRepository
+    reservations: SqlReservationRepository
+    charging_sessions: SqlChargingSessionRepository
+    payments: SqlPaymentRepository
+    receipts: SqlReceiptRepository
+    audit: SqlAuditRepository
+    token_registry: SqlTokenRegistryRepository
+    transaction_queries: SqlTransactionQueries
 
     def __init__(
         self,
@@ -487,6 +507,15 @@ class SqlUnitOfWork:
         self.transactions = SqlTransactionRepository(self.session)
         self.meter_values = SqlMeterValueRepository(self.session)
         self.station_log = SqlStationLogRepository(self.session)
+        self.accounts = SqlAccountRepository(self.session)
+        self.catalog = SqlCatalogRepository(self.session)
+        self.reservations = SqlReservationRepository(self.session)
+        self.charging_sessions = SqlChargingSessionRepository(self.session)
+        self.payments = SqlPaymentRepository(self.session)
+        self.receipts = SqlReceiptRepository(self.session)
+        self.audit = SqlAuditRepository(self.session)
+        self.token_registry = SqlTokenRegistryRepository(self.session)
+        self.transaction_queries = SqlTransactionQueries(self.session)
         self._events = []
         return self
 

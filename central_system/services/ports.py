@@ -5,14 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Generic, Protocol, Self, TypeVar
 
-from central_system.domain.authorization import AuthorizationStatus, IdTokenRecord
+from central_system.domain.accounts import Account
+from central_system.domain.authorization import AuthorizationStatus, IdToken, IdTokenRecord
 from central_system.domain.connectors import ConnectorKey, ConnectorState, StatusReport
 from central_system.domain.events import DomainEvent
+from central_system.domain.geo import BoundingBox, Position
 from central_system.domain.metering import MeterSample
+from central_system.domain.payments import PaymentEventKind
+from central_system.domain.receipts import Receipt
+from central_system.domain.reservations import Reservation
+from central_system.domain.sessions import ChargingSession, SessionStatus
 from central_system.domain.stations import StationRecord
+from central_system.domain.tariffs import Tariff
 from central_system.domain.transactions import Transaction
 
 
@@ -100,6 +108,24 @@ class UnitOfWork(Protocol):
     def meter_values(self) -> MeterValueRepository: ...
     @property
     def station_log(self) -> StationLogRepository: ...
+    @property
+    def accounts(self) -> AccountRepository: ...
+    @property
+    def catalog(self) -> CatalogRepository: ...
+    @property
+    def reservations(self) -> ReservationRepository: ...
+    @property
+    def charging_sessions(self) -> ChargingSessionRepository: ...
+    @property
+    def payments(self) -> PaymentRepository: ...
+    @property
+    def receipts(self) -> ReceiptRepository: ...
+    @property
+    def audit(self) -> AuditRepository: ...
+    @property
+    def token_registry(self) -> TokenRegistryRepository: ...
+    @property
+    def transaction_queries(self) -> TransactionQueries: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
@@ -161,4 +187,264 @@ class StationGateway(Protocol):
         Raises StationOffline, StationCallTimeout, StationCallError, or ValueError when the
         payload violates the station's OCPP version schema (nothing is sent then).
         """
+        ...
+
+
+T = TypeVar("T")
+
+
+# --- REST API: accounts, catalogue, reservations, app charging sessions, billing ----------------
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list and the total number of items."""
+
+    items: list[T]
+    total: int
+
+
+class AccountRepository(Protocol):
+    async def get(self, user_id: str) -> Account | None: ...
+    async def get_by_email(self, email: str) -> Account | None: ...
+    async def add(self, account: Account) -> None: ...
+    async def save(self, account: Account) -> None: ...
+    async def list(self, *, limit: int, offset: int) -> Page[Account]: ...
+    async def add_refresh_token(self, jti: str, user_id: str, expires_at: datetime) -> None: ...
+    async def use_refresh_token(self, jti: str, now: datetime) -> str | None:
+        """Revoke a valid refresh token (rotation) and return its user id; None if it is
+        unknown, revoked or expired."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorSpec:
+    """A connector as built: plug standard and maximum power."""
+
+    evse_id: int
+    connector_id: int
+    standard: str
+    max_power_w: int
+
+
+@dataclass(frozen=True, slots=True)
+class StationSite:
+    """The catalogue entry of a station: who owns it, where it is, what it offers."""
+
+    station_id: str
+    owner_id: str | None
+    name: str
+    position: Position
+    address: str
+    connectors: tuple[ConnectorSpec, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TariffRecord:
+    id: int
+    station_id: str
+    tariff: Tariff
+    valid_from: datetime
+
+
+class CatalogRepository(Protocol):
+    async def get_site(self, station_id: str) -> StationSite | None: ...
+    async def save_site(self, site: StationSite) -> None: ...
+    async def sites_in(self, box: BoundingBox) -> list[StationSite]: ...
+    async def list_sites(
+        self, *, owner_id: str | None, limit: int, offset: int
+    ) -> Page[StationSite]: ...
+    async def add_tariff(self, station_id: str, tariff: Tariff, valid_from: datetime) -> int: ...
+    async def current_tariff(self, station_id: str, now: datetime) -> TariffRecord | None: ...
+    async def get_tariff(self, tariff_id: int) -> TariffRecord | None: ...
+
+
+class ReservationRepository(Protocol):
+    async def add(self, reservation: Reservation) -> Reservation:
+        """Insert; a reservation with id 0 gets the next id (the OCPP reservationId)."""
+        ...
+
+    async def get(self, reservation_id: int) -> Reservation | None: ...
+    async def save(self, reservation: Reservation) -> None: ...
+    async def active_for_evse(
+        self, station_id: str, evse_id: int, now: datetime
+    ) -> Reservation | None: ...
+    async def due_to_expire(self, now: datetime) -> list[Reservation]: ...
+    async def list(self, *, user_id: str | None, limit: int, offset: int) -> Page[Reservation]: ...
+
+
+class ChargingSessionRepository(Protocol):
+    async def add(self, session: ChargingSession) -> None: ...
+    async def get(self, session_id: str, *, for_update: bool = False) -> ChargingSession | None:
+        """`for_update`: lock the row until the unit of work ends (PostgreSQL)."""
+        ...
+
+    async def save(self, session: ChargingSession) -> None: ...
+    async def open_for_token(self, station_id: str, id_token: str) -> ChargingSession | None: ...
+    async def open_for_evse(self, station_id: str, evse_id: int) -> ChargingSession | None:
+        """An open session on the EVSE that has no transaction yet (being started)."""
+        ...
+
+    async def open_sessions(self) -> list[ChargingSession]: ...
+    async def list(
+        self,
+        *,
+        user_id: str | None,
+        owner_id: str | None,
+        status: SessionStatus | None,
+        limit: int,
+        offset: int,
+    ) -> Page[ChargingSession]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentEvent:
+    """One step of a session's payment, insert-only."""
+
+    session_id: str
+    kind: PaymentEventKind
+    amount: Decimal
+    currency: str
+    provider: str
+    reference: str | None
+    at: datetime
+
+
+class PaymentRepository(Protocol):
+    async def add(self, event: PaymentEvent) -> None: ...
+    async def for_session(self, session_id: str) -> list[PaymentEvent]: ...
+
+
+class ReceiptRepository(Protocol):
+    async def add(self, receipt: Receipt) -> None:
+        """Insert only; a second receipt with the same (session, sequence) raises
+        DuplicateReceipt."""
+        ...
+
+    async def get(self, receipt_id: str) -> Receipt | None: ...
+    async def latest_for_session(self, session_id: str) -> Receipt | None: ...
+    async def list(
+        self, *, user_id: str | None, owner_id: str | None, limit: int, offset: int
+    ) -> Page[Receipt]: ...
+
+
+class DuplicateReceipt(Exception):
+    """The session already has a receipt with that sequence number."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    at: datetime
+    action: str
+    outcome: str
+    actor_id: str | None = None
+    actor: str | None = None  # e-mail as given (also for failed logins)
+    target: str | None = None
+    source: str | None = None  # client address
+    details: dict[str, Any] | None = None
+    id: int | None = None
+
+
+class AuditRepository(Protocol):
+    async def add(self, entry: AuditEntry) -> None: ...
+    async def list(
+        self, *, action: str | None, actor_id: str | None, limit: int, offset: int
+    ) -> Page[AuditEntry]: ...
+    async def recent_attempts(
+        self, action: str, since: datetime, *, actor: str | None = None, source: str | None = None
+    ) -> Sequence[datetime]: ...
+
+
+class TokenRegistryRepository(Protocol):
+    """Listing and removing id tokens (the registry's lookups are TokenRepository)."""
+
+    async def list(self, *, limit: int, offset: int) -> Page[IdTokenRecord]: ...
+    async def delete(self, value: str) -> bool: ...
+
+
+class TransactionQueries(Protocol):
+    """Read-side queries over transactions for the API."""
+
+    async def get_by_row_id(self, row_id: int) -> Transaction | None: ...
+    async def by_token(self, station_id: str, id_token: str) -> Transaction | None: ...
+    async def first_soc(self, row_id: int) -> Decimal | None: ...
+    async def count_active(self) -> int: ...
+    async def list_for_station(
+        self, station_id: str, *, limit: int, offset: int
+    ) -> Page[Transaction]: ...
+
+
+class CommandOutcome(Protocol):
+    """A station's answer to a command (transport's CommandResult)."""
+
+    @property
+    def status(self) -> str | None: ...
+    @property
+    def accepted(self) -> bool: ...
+
+
+class StationControl(Protocol):
+    """The commands the services send to stations (implemented by transport's StationCommands).
+
+    Each raises StationOffline, StationCallTimeout or StationCallError."""
+
+    async def remote_start(
+        self,
+        station_id: str,
+        id_token: IdToken,
+        *,
+        evse_id: int | None = None,
+        remote_start_id: int,
+        charging_profile: dict[str, Any] | None = None,
+    ) -> CommandOutcome: ...
+    async def remote_stop(self, station_id: str, transaction_id: str) -> CommandOutcome: ...
+    async def reserve_now(
+        self,
+        station_id: str,
+        *,
+        reservation_id: int,
+        expires_at: datetime,
+        id_token: IdToken,
+        evse_id: int | None = None,
+        group_id: str | None = None,
+    ) -> CommandOutcome: ...
+    async def cancel_reservation(self, station_id: str, reservation_id: int) -> CommandOutcome: ...
+
+
+class PaymentDeclined(Exception):
+    """The payment provider refused the card or the amount."""
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentHold:
+    reference: str
+    amount: Decimal
+    currency: str
+
+
+class PaymentProvider(Protocol):
+    """Card payments with a hold: pre-authorize at start, capture at the end, or release.
+
+    Every call carries an idempotency key: repeating it (after a crash) has no further effect."""
+
+    name: str
+
+    async def preauthorize(
+        self, card_token: str, amount: Decimal, currency: str, *, idempotency_key: str
+    ) -> PaymentHold:
+        """Raises PaymentDeclined."""
+        ...
+
+    async def capture(self, reference: str, amount: Decimal, *, idempotency_key: str) -> str: ...
+    async def release(self, reference: str, *, idempotency_key: str) -> None: ...
+
+
+class IdGenerator(Protocol):
+    def uuid(self) -> str: ...
+    def token(self) -> str:
+        """A fresh id token value for a charging authorization (<= 20 characters)."""
+        ...
+
+    def integer(self) -> int:
+        """A positive 31-bit integer (an OCPP remoteStartId)."""
         ...

@@ -9,7 +9,10 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from central_system.persistence import models  # noqa: F401  (registers the tables)
+from central_system.persistence import (  # noqa: F401  (registers the tables)
+    billing_models,
+    models,
+)
 from central_system.persistence.database import create_engine
 
 config = context.config
