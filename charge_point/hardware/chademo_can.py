@@ -147,6 +147,20 @@ def _should_log(count: int) -> bool:
     return count <= 10 or count % 100 == 0
 
 
+class _BusErrorListener(can.Listener):
+    """Turns a dying receive thread (interface down, adapter unplugged) into a connector
+    fault instead of a silent bus; the sequence's EV timeout already stops any session."""
+
+    def __init__(self, connector: ChademoCanConnector) -> None:
+        self._connector = connector
+
+    def on_message_received(self, msg: can.Message) -> None:
+        pass
+
+    def on_error(self, exc: Exception) -> None:
+        self._connector.bus_failed(exc)
+
+
 class ChademoCanConnector(ConnectorBase):
     """CHAdeMO connector 2 of the station. Implements `PowerSharingMember`."""
 
@@ -191,6 +205,7 @@ class ChademoCanConnector(ConnectorBase):
         self._idle = asyncio.Event()
         self._idle.set()
         self._consecutive_send_errors = 0
+        self._bus: can.BusABC | None = None
 
     # --- ConnectorHardware ---------------------------------------------------------------
 
@@ -205,6 +220,11 @@ class ChademoCanConnector(ConnectorBase):
     @property
     def faulted(self) -> bool:
         return self._fault is not None
+
+    @property
+    def bus(self) -> can.BusABC | None:
+        """The open bus while `run()` is active (diagnostics)."""
+        return self._bus
 
     @property
     def phase(self) -> Phase:
@@ -285,8 +305,10 @@ class ChademoCanConnector(ConnectorBase):
         except (can.CanError, OSError, ValueError) as error:
             self._set_fault("InternalError", f"cannot open CAN bus {self.channel}: {error}")
             raise
+        self._bus = bus
         reader = can.AsyncBufferedReader()
-        notifier = can.Notifier(bus, [reader], timeout=0.1, loop=asyncio.get_running_loop())
+        errors = _BusErrorListener(self)
+        notifier = can.Notifier(bus, [reader, errors], timeout=0.1, loop=asyncio.get_running_loop())
         self._running = True
         log.info("CHAdeMO connector %s on %s/%s", self.connector_id, self.interface, self.channel)
         try:
@@ -298,6 +320,14 @@ class ChademoCanConnector(ConnectorBase):
             self._safe_shutdown()
             notifier.stop(timeout=1.0)
             bus.shutdown()
+            self._bus = None
+
+    def bus_failed(self, error: Exception) -> None:
+        """Called in the event loop by the notifier when receiving from the bus failed."""
+        if self._fault is None:
+            self._set_fault(
+                "EVCommunicationError", f"CAN receive failed on {self.channel}: {error}"
+            )
 
     def _safe_shutdown(self) -> None:
         """The loop is leaving: open the DC path and the pins whatever phase we were in, and

@@ -17,6 +17,7 @@ from charge_point.domain.battery import BatteryState
 from charge_point.domain.chademo import ChargerConfig, EvFault, EvStatus, EvStatusFlag, Phase
 from charge_point.domain.stop_reason import StopReason
 from charge_point.hardware.base import (
+    ConnectorUnavailable,
     EnergyTransferStarted,
     FaultRaised,
     PluggedIn,
@@ -276,3 +277,24 @@ async def test_a_bus_that_cannot_open_is_a_fault_not_a_hang():
     assert isinstance(fault, FaultRaised)
     assert fault.error_code == "InternalError"
     assert connector.faulted
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+async def test_a_bus_that_dies_mid_session_faults_the_connector_and_stops_safely():
+    """python-can's receive thread ends with the error; the connector must notice."""
+    async with Rig("dying", pack(40)) as rig:
+        await rig.start_charging()
+        bus = rig.connector.bus
+        assert bus is not None
+        bus.shutdown()  # the adapter disappears under the notifier
+        fault = await rig.events.wait_for(FaultRaised, timeout=2)
+        assert fault.error_code == "EVCommunicationError"
+        stopped = await rig.events.wait_for(Stopped, timeout=2)
+        assert stopped.reason is StopReason.EVSE_FAULT
+        assert rig.connector.reading().power_w == 0
+        await wait_for(lambda: rig.connector.counters.send_errors > 0, timeout=2)
+        await wait_for(lambda: rig.connector.phase is Phase.IDLE, timeout=5)
+        assert not rig.cable.d1
+        assert rig.running
+        with pytest.raises(ConnectorUnavailable):
+            await rig.connector.enable()
