@@ -11,6 +11,8 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from central_system.api.metrics import ApiMetrics
+from central_system.api.runtime import ApiRuntime
 from central_system.persistence.database import create_engine, session_factory
 from central_system.persistence.migrate import current_revision, head_revision, upgrade
 from central_system.persistence.outbox import outbox_rows
@@ -27,6 +29,7 @@ from central_system.services.transactions import TransactionService
 from central_system.settings import Settings
 from central_system.transport.commands import StationCommands
 from central_system.transport.gateway import ConnectionRegistry
+from central_system.transport.operations import CountingRouter, StationOperationsAdapter
 from central_system.transport.server import OcppServer
 
 log = logging.getLogger(__name__)
@@ -107,6 +110,20 @@ class CentralSystem:
         self.commands = StationCommands(self.registry)
         self.ocpp = OcppServer(settings, self.services, self.registry)
         self.ocpp_port: int | None = None
+        metrics = ApiMetrics()
+        self.ocpp.wrap_routers(lambda router: CountingRouter(router, metrics.received))
+        self.api = ApiRuntime(
+            settings,
+            self.uow,
+            clock,
+            self.services,
+            self.events,
+            StationOperationsAdapter(self.registry, on_send=metrics.sent),
+            metrics,
+            connected_stations=self.registry.__len__,
+            ocpp_ready=lambda: self.ocpp_port is not None,
+        )
+        self.api_port: int | None = None
         self.ocpp_tls_port: int | None = None
 
     def _log_listening(self, scheme: str, port: int) -> None:
@@ -142,6 +159,7 @@ class CentralSystem:
                 if len(servers) > 1:
                     self.ocpp_tls_port = _port(servers[1])
                     self._log_listening("wss", self.ocpp_tls_port)
+                self.api_port = await stack.enter_async_context(self.api.serve())
                 if started is not None:
                     started.set()
                 async with asyncio.TaskGroup() as tasks:

@@ -51,6 +51,7 @@ def _run(coroutine: Awaitable[Any]) -> Any:
 
 
 def serve(args: argparse.Namespace) -> int:
+    from central_system.api.runtime import ApiConfigurationError
     from central_system.app import CentralSystem, DatabaseOutOfDate
     from central_system.settings import Settings
 
@@ -58,6 +59,9 @@ def serve(args: argparse.Namespace) -> int:
     try:
         run_until_signalled(CentralSystem(Settings()).run())
     except DatabaseOutOfDate as error:
+        print(f"evcharge: {error}", file=sys.stderr)
+        return 2
+    except ApiConfigurationError as error:
         print(f"evcharge: {error}", file=sys.stderr)
         return 2
     return 0
@@ -137,6 +141,45 @@ def tokens_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def users_add(args: argparse.Namespace) -> int:
+    """Create an account (the first admin, typically) or set an existing one's password/role."""
+    from central_system.domain.accounts import Role
+    from central_system.services.errors import Conflict, ServiceError
+
+    password = args.password or os.environ.get("EVCHARGE_USER_PASSWORD")
+    if not password:
+        print("evcharge: give --password or set EVCHARGE_USER_PASSWORD", file=sys.stderr)
+        return 2
+    role = Role(args.role)
+
+    async def add(system: Any) -> Any:
+        try:
+            return await system.api.accounts.create(args.email, password, role, by_operator=True)
+        except Conflict:
+            return await system.api.accounts.set_password(args.email, password, role)
+
+    try:
+        account = _run(_with_system(add))
+    except ServiceError as error:
+        print(f"evcharge: {error.detail}", file=sys.stderr)
+        return 2
+    print(f"user {account.email}: {account.role.value} ({account.id})")
+    return 0
+
+
+async def _with_system(action: Callable[[Any], Awaitable[Any]]) -> Any:
+    from central_system.app import CentralSystem, prepare_database
+    from central_system.settings import Settings
+
+    settings = Settings()
+    await prepare_database(settings.database_url)
+    system = CentralSystem(settings)
+    try:
+        return await action(system)
+    finally:
+        await system.engine.dispose()
+
+
 def register(commands: Any) -> None:
     """Add this component's commands to an argparse subparsers object."""
     serve_parser = commands.add_parser(
@@ -186,6 +229,18 @@ def register(commands: Any) -> None:
     add_token.add_argument("--group", help="group id (1.6 parent id tag)")
     add_token.add_argument("--type", help="2.0.1 token type, e.g. ISO14443")
     add_token.set_defaults(func=tokens_add)
+
+    users = commands.add_parser("users", help="API accounts (drivers, owners, admins)")
+    users_commands = users.add_subparsers(dest="users_command", required=True)
+    add_user = users_commands.add_parser(
+        "add", help="create an account, or set the password and role of an existing one"
+    )
+    add_user.add_argument("email")
+    add_user.add_argument("--role", default="driver", choices=["driver", "owner", "admin"])
+    add_user.add_argument(
+        "--password", help="at least 10 characters (or set EVCHARGE_USER_PASSWORD)"
+    )
+    add_user.set_defaults(func=users_add)
 
 
 def main(argv: list[str] | None = None) -> int:

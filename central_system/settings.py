@@ -5,11 +5,13 @@ The names are a stable interface (DESIGN.md section 3) and are documented in REA
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./evcharge.db"
 
@@ -75,6 +77,37 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC key of the API's access and refresh tokens (at least 32 characters); "
+        "required in production, a random one is made in development.",
+    )
+    access_token_ttl: int = Field(default=900, ge=1, description="Access token lifetime, s.")
+    refresh_token_ttl: int = Field(
+        default=14 * 24 * 3600, ge=1, description="Refresh token lifetime, s."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser (comma-separated).",
+    )
+    login_rate_limit: int = Field(
+        default=5, ge=1, description="Failed sign-ins per address within the window."
+    )
+    login_rate_window: int = Field(default=300, ge=1, description="Sign-in window, s.")
+    charging_authorization_ttl: int = Field(
+        default=12 * 3600, ge=60, description="Lifetime of a session's charging authorization, s."
+    )
+    session_start_timeout: int = Field(
+        default=300, ge=10, description="Seconds for a remotely started transaction to begin."
+    )
+    reservation_max_minutes: int = Field(default=120, ge=1, le=1440)
+    maintenance_interval: float = Field(
+        default=15.0, gt=0, description="Seconds between reservation/session housekeeping runs."
+    )
+    sse_keepalive: float = Field(default=15.0, gt=0, description="SSE keep-alive period, s.")
+    payment_provider: str = Field(
+        default="test", description="Payment provider; `test` accepts tok_visa-style tokens."
+    )
 
     outbox: bool | None = Field(
         default=None,
@@ -99,6 +132,16 @@ class Settings(BaseSettings):
     @classmethod
     def _zero_disables(cls, value: float | None) -> float | None:
         return value or None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [origin.strip() for origin in text.split(",") if origin.strip()]
+        return value
 
     @field_validator("ocpp_path")
     @classmethod

@@ -544,6 +544,29 @@ class ChargingService:
         async with self._uow() as uow:
             return await uow.receipts.list(user_id=user, owner_id=owner, limit=limit, offset=offset)
 
+    async def get_session(self, session_id: str) -> ChargingSession:
+        return await self._get(session_id)
+
+    async def first_soc_of(self, transaction: Transaction) -> Decimal | None:
+        if transaction.row_id is None:
+            return None
+        async with self._uow() as uow:
+            return await uow.transaction_queries.first_soc(transaction.row_id)
+
+    def live_of(
+        self, session: ChargingSession, transaction: Transaction, soc_at_start: Decimal | None
+    ) -> LiveView:
+        """The live view from a transaction as an event carried it (no database read)."""
+        return rules.live_view(session, transaction, self._clock.now(), soc_at_start=soc_at_start)
+
+    async def station_transactions(
+        self, station_id: str, *, limit: int, offset: int
+    ) -> Page[Transaction]:
+        async with self._uow() as uow:
+            return await uow.transaction_queries.list_for_station(
+                station_id, limit=limit, offset=offset
+            )
+
     async def count_active_transactions(self) -> int:
         async with self._uow() as uow:
             return await uow.transaction_queries.count_active()

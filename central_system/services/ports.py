@@ -381,6 +381,8 @@ class CommandOutcome(Protocol):
     def status(self) -> str | None: ...
     @property
     def accepted(self) -> bool: ...
+    @property
+    def payload(self) -> dict[str, Any]: ...
 
 
 class StationControl(Protocol):
@@ -409,6 +411,52 @@ class StationControl(Protocol):
         group_id: str | None = None,
     ) -> CommandOutcome: ...
     async def cancel_reservation(self, station_id: str, reservation_id: int) -> CommandOutcome: ...
+
+
+class StationOperations(StationControl, Protocol):
+    """Everything an operator can do to a station through the API (transport implements it).
+
+    Besides the station errors, a command the station's OCPP version does not have raises
+    ValueError, and so does a payload its schema refuses."""
+
+    def ocpp_version(self, station_id: str) -> str | None: ...
+    def defines(self, station_id: str, action: str) -> bool:
+        """Whether the station's OCPP version has `action` as a central-system-initiated CALL."""
+        ...
+
+    async def send(
+        self, station_id: str, action: str, payload: dict[str, Any], timeout: float | None = None
+    ) -> dict[str, Any]: ...
+    async def reset(
+        self, station_id: str, *, hard: bool = False, evse_id: int | None = None
+    ) -> CommandOutcome: ...
+    async def unlock(
+        self, station_id: str, evse_id: int, connector_id: int = 1
+    ) -> CommandOutcome: ...
+    async def change_availability(
+        self,
+        station_id: str,
+        *,
+        operative: bool,
+        evse_id: int | None = None,
+        connector_id: int | None = None,
+    ) -> CommandOutcome: ...
+    async def trigger_message(
+        self, station_id: str, message: str, *, evse_id: int | None = None
+    ) -> CommandOutcome: ...
+    async def clear_cache(self, station_id: str) -> CommandOutcome: ...
+    async def get_configuration(
+        self, station_id: str, keys: list[str] | None = None
+    ) -> dict[str, Any]: ...
+    async def change_configuration(
+        self, station_id: str, key: str, value: str
+    ) -> CommandOutcome: ...
+    async def get_variables(
+        self, station_id: str, variables: list[dict[str, Any]]
+    ) -> dict[str, Any]: ...
+    async def set_variables(
+        self, station_id: str, variables: list[dict[str, Any]]
+    ) -> dict[str, Any]: ...
 
 
 class PaymentDeclined(Exception):

@@ -12,6 +12,7 @@ import base64
 import binascii
 import logging
 import ssl
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -146,6 +147,10 @@ class OcppServer:
             server_header="evcharge",
             **kwargs,
         )
+
+    def wrap_routers(self, wrap: Callable[[Router], Router]) -> None:
+        """Wrap every version's router (e.g. to count the actions stations call)."""
+        self._routers = {version: wrap(router) for version, router in self._routers.items()}
 
     @staticmethod
     def _select_subprotocol(connection: ServerConnection, offered: Any) -> Any:

@@ -1,0 +1,163 @@
+"""Helpers for the REST API tests: a 1.6 station that obeys the API's commands, an SSE reader,
+and sign-in shortcuts over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint as ChargePoint16
+from ocpp.v16 import call_result as result16
+
+from tests.conftest import RunningCentralSystem
+
+JWT_SECRET = "test-secret-" + "x" * 40
+
+
+def api_url(running: RunningCentralSystem) -> str:
+    return f"http://127.0.0.1:{running.system.api_port}"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def login(client: httpx.AsyncClient, email: str, password: str) -> str:
+    response = await client.post(
+        "/api/v1/auth/token", data={"username": email, "password": password}
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+async def make_admin(running: RunningCentralSystem, client: httpx.AsyncClient) -> str:
+    """The first admin, as `evcharge users add` makes it; returns an access token."""
+    await running.system.api.accounts.create(
+        "admin@example.com", "admin password 1", _role("admin"), by_operator=True
+    )
+    return await login(client, "admin@example.com", "admin password 1")
+
+
+async def make_user(client: httpx.AsyncClient, admin: str, email: str, role: str) -> str:
+    response = await client.post(
+        "/api/v1/users",
+        json={"email": email, "password": f"{role} password 1", "role": role},
+        headers=bearer(admin),
+    )
+    assert response.status_code == 201, response.text
+    return await login(client, email, f"{role} password 1")
+
+
+async def register_driver(client: httpx.AsyncClient, email: str) -> str:
+    response = await client.post(
+        "/api/v1/auth/register", json={"email": email, "password": "driver password 1"}
+    )
+    assert response.status_code == 201, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+def _role(name: str) -> Any:
+    from central_system.domain.accounts import Role
+
+    return Role(name)
+
+
+class ObedientStation16(ChargePoint16):
+    """Answers the central system's commands as a real 1.6 station does and remembers them; the
+    test then sends StartTransaction / MeterValues / StopTransaction itself."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.received: list[tuple[str, dict[str, Any]]] = []
+        self.reserve_answer = "Accepted"
+
+    @on("RemoteStartTransaction")
+    async def on_remote_start(self, id_tag: str, connector_id: int | None = None, **_: Any) -> Any:
+        self.received.append(
+            ("RemoteStartTransaction", {"id_tag": id_tag, "connector_id": connector_id})
+        )
+        return result16.RemoteStartTransaction(status="Accepted")
+
+    @on("RemoteStopTransaction")
+    async def on_remote_stop(self, transaction_id: int, **_: Any) -> Any:
+        self.received.append(("RemoteStopTransaction", {"transaction_id": transaction_id}))
+        return result16.RemoteStopTransaction(status="Accepted")
+
+    @on("ReserveNow")
+    async def on_reserve_now(
+        self, connector_id: int, expiry_date: str, id_tag: str, reservation_id: int, **_: Any
+    ) -> Any:
+        self.received.append(
+            (
+                "ReserveNow",
+                {"connector_id": connector_id, "id_tag": id_tag, "reservation_id": reservation_id},
+            )
+        )
+        return result16.ReserveNow(status=self.reserve_answer)
+
+    @on("CancelReservation")
+    async def on_cancel_reservation(self, reservation_id: int, **_: Any) -> Any:
+        self.received.append(("CancelReservation", {"reservation_id": reservation_id}))
+        return result16.CancelReservation(status="Accepted")
+
+    @on("Reset")
+    async def on_reset(self, type: str, **_: Any) -> Any:
+        self.received.append(("Reset", {"type": type}))
+        return result16.Reset(status="Accepted")
+
+    @on("ClearCache")
+    async def on_clear_cache(self, **_: Any) -> Any:
+        return result16.ClearCache(status="Accepted")
+
+    def last(self, action: str) -> dict[str, Any] | None:
+        found = [payload for name, payload in self.received if name == action]
+        return found[-1] if found else None
+
+
+class SseReader:
+    """Reads a text/event-stream response into a list of (event, data) as they arrive."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.comments = 0
+        self.content_type: str | None = None
+
+    async def read(self, client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> None:
+        async with client.stream("GET", url, headers=headers, timeout=None) as response:
+            assert response.status_code == 200, await response.aread()
+            self.content_type = response.headers.get("content-type")
+            event, data = "message", ""
+            async for line in response.aiter_lines():
+                if line.startswith(":"):
+                    self.comments += 1
+                elif line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:"):
+                    data += line[5:].strip()
+                elif line == "" and data:
+                    self.events.append((event, json.loads(data)))
+                    event, data = "message", ""
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [data for event, data in self.events if event == kind]
+
+
+@contextlib.asynccontextmanager
+async def sse(
+    client: httpx.AsyncClient, url: str, headers: dict[str, str]
+) -> AsyncIterator[SseReader]:
+    reader = SseReader()
+    task = asyncio.create_task(reader.read(client, url, headers))
+    try:
+        yield reader
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+            await task
