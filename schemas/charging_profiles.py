@@ -1,9 +1,10 @@
 """Charging profiles and the composite schedule (1.6 section 3.13, 2.0.1 K01-K08, TC_066,
 TC_K_43/44).
 
-Version-neutral profiles: 1.6 ChargePointMaxProfile and 2.0.1 ChargingStationMaxProfile are the
-same purpose here (STATION_MAX). Limits are in W or A as the profile says; conversions use the
-nominal voltage and phases given by the caller.
+Part of the contract between central system and station: both sides must read a profile the
+same way, so both use this pure module. Version-neutral profiles: 1.6 ChargePointMaxProfile and
+2.0.1 ChargingStationMaxProfile are the same purpose here (STATION_MAX). Limits are in W or A as
+the profile says; conversions use the nominal voltage and phases given by the caller.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from central_system.domain.load_management import Demand, SharePolicy, allocate, rollout_order
-from central_system.domain.smart_charging import (
+from schemas.charging_profiles import (
     ChargingProfile,
     Electrical,
     ProfileKind,
