@@ -13,6 +13,7 @@ from typing import Any
 
 from central_system.api.metrics import ApiMetrics
 from central_system.api.runtime import ApiRuntime
+from central_system.domain import signal
 from central_system.persistence.database import create_engine, session_factory
 from central_system.persistence.migrate import current_revision, head_revision, upgrade
 from central_system.persistence.outbox import outbox_rows
@@ -105,6 +106,9 @@ class CentralSystem:
                 validity=timedelta(days=settings.certificate_validity_days),
                 renew_before=timedelta(days=settings.certificate_renew_days),
             ),
+        )
+        self.services.data_transfer.register(
+            signal.VENDOR_ID, signal.MESSAGE_ID, self.services.stations.signal_report
         )
         self.registry = ConnectionRegistry()
         self.commands = StationCommands(self.registry)

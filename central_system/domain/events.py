@@ -8,6 +8,7 @@ from datetime import datetime
 from central_system.domain.connectors import ConnectorState
 from central_system.domain.metering import MeterSample
 from central_system.domain.receipts import Receipt
+from central_system.domain.signal import SignalReading
 from central_system.domain.transactions import Transaction
 
 
@@ -55,8 +56,15 @@ class ReceiptIssued:
     receipt: Receipt
 
 
+@dataclass(frozen=True, slots=True)
+class SignalStrengthReported:
+    station_id: str
+    reading: SignalReading
+
+
 DomainEvent = (
-    StationConnected
+    SignalStrengthReported
+    | StationConnected
     | StationDisconnected
     | ConnectorStatusChanged
     | MeterValuesReceived

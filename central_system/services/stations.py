@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from central_system.domain.connectors import ConnectorState, StatusReport, apply_status
+from central_system.domain.data_transfer import DataTransferResult, DataTransferStatus
 from central_system.domain.events import (
     ConnectorStatusChanged,
+    SignalStrengthReported,
     StationConnected,
     StationDisconnected,
 )
+from central_system.domain.signal import SignalReading, reading_from_report
 from central_system.domain.stations import (
     Admission,
     BootDecision,
@@ -231,6 +235,35 @@ class StationService:
                     uow.record(ConnectorStatusChanged(station_id, new_state))
             await uow.commit()
         return new_state
+
+    async def signal(self, station_id: str, reading: SignalReading) -> None:
+        """A modem signal reading: kept in the station log (kind SignalStrength) and published."""
+        async with self._uow() as uow:
+            await uow.station_log.add(
+                station_id,
+                "SignalStrength",
+                reading.at,
+                {
+                    "rssiDbm": reading.rssi_dbm,
+                    "quality": reading.quality.value,
+                    "csq": reading.csq,
+                    "ber": reading.ber,
+                },
+            )
+            uow.record(SignalStrengthReported(station_id, reading))
+            await uow.commit()
+
+    async def signal_report(self, station_id: str, data: Any) -> DataTransferResult:
+        """DataTransfer org.evcharge/SignalStrength (1.6): `data` is the reading as JSON."""
+        try:
+            parsed = json.loads(data) if isinstance(data, str) else data
+            if not isinstance(parsed, dict):
+                raise ValueError("the data is not a JSON object")
+            reading = reading_from_report(parsed, self._clock.now())
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"bad SignalStrength report: {error}") from None
+        await self.signal(station_id, reading)
+        return DataTransferResult(DataTransferStatus.ACCEPTED)
 
     async def connectors(self, station_id: str) -> list[ConnectorState]:
         async with self._uow() as uow:

@@ -12,6 +12,7 @@ from typing import Any
 from central_system.domain.authorization import IdToken, IdTokenInfo
 from central_system.domain.connectors import ConnectorKey, ConnectorStatus, StatusReport
 from central_system.domain.metering import RawMeterValue, RawSample
+from central_system.domain.signal import SignalReading, quality_for_dbm
 from central_system.domain.stations import BootInfo, RegistrationStatus
 from central_system.domain.transactions import TransactionEventType
 from central_system.services.transactions import (
@@ -64,6 +65,12 @@ def meter_values(payload: list[dict[str, Any]]) -> list[RawMeterValue]:
             )
         result.append(RawMeterValue(timestamp(mv, "timestamp"), samples))
     return result
+
+
+def _is_signal_strength(data: dict[str, Any]) -> bool:
+    component: str | None = data.get("component", {}).get("name")
+    variable: str | None = data.get("variable", {}).get("name")
+    return (component, variable) == ("DataLink", "SignalStrength")
 
 
 def _key(evse: dict[str, Any] | None) -> ConnectorKey | None:
@@ -232,13 +239,35 @@ class Ocpp201Handlers(HandlerSet):
 
     @handles("NotifyEvent")
     async def notify_event(self, session: StationSession, p: dict[str, Any]) -> dict[str, Any]:
-        """N07: events of monitored variables."""
-        return await self._log_notification("NotifyEvent", session, p)
+        """N07: events of monitored variables; DataLink.SignalStrength events are signal
+        readings."""
+        await self._log_notification("NotifyEvent", session, p)
+        for event in p["eventData"]:
+            if _is_signal_strength(event):
+                await self._signal(session, event.get("actualValue"), timestamp(event, "timestamp"))
+        return {}
 
     @handles("NotifyReport")
     async def notify_report(self, session: StationSession, p: dict[str, Any]) -> dict[str, Any]:
-        """B07/B08: parts of a device-model report."""
-        return await self._log_notification("NotifyReport", session, p)
+        """B07/B08: parts of a device-model report; an Actual DataLink.SignalStrength is a
+        signal reading."""
+        await self._log_notification("NotifyReport", session, p)
+        for data in p.get("reportData", []):
+            if not _is_signal_strength(data):
+                continue
+            for attribute in data.get("variableAttribute", []):
+                if attribute.get("type", "Actual") == "Actual" and "value" in attribute:
+                    await self._signal(session, attribute["value"], timestamp(p, "generatedAt"))
+        return {}
+
+    async def _signal(self, session: StationSession, value: Any, at: Any) -> None:
+        try:
+            dbm = round(float(value))
+        except (TypeError, ValueError):
+            return  # not a number: kept in the log, nothing to chart
+        await self.services.stations.signal(
+            session.station_id, SignalReading(at, dbm, quality_for_dbm(dbm))
+        )
 
     @handles("NotifyMonitoringReport")
     async def notify_monitoring_report(

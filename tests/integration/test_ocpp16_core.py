@@ -478,3 +478,27 @@ async def test_out_of_order_status_does_not_overwrite_newer(
     }
     assert connectors[1].status.value == "Charging"
     assert (connectors[2].status.value, connectors[2].error_code) == ("Faulted", "GroundFailure")
+
+
+async def test_signal_strength_data_transfer(central_system: RunningCentralSystem) -> None:
+    """1.6 stations report their modem signal with DataTransfer org.evcharge/SignalStrength."""
+    import json
+
+    client = await booted(central_system)
+    try:
+        ok = await client.call(
+            call.DataTransfer(
+                vendor_id="org.evcharge",
+                message_id="SignalStrength",
+                data=json.dumps({"csq": 18, "ber": 99, "timestamp": ts(0)}),
+            )
+        )
+        assert ok.status == "Accepted"
+        bad = await client.call(
+            call.DataTransfer(vendor_id="org.evcharge", message_id="SignalStrength", data="{")
+        )
+        assert bad.status == "Rejected"
+    finally:
+        await client.close()
+    (entry,) = await rows(central_system, StationLogRow, StationLogRow.kind == "SignalStrength")
+    assert entry.data == {"rssiDbm": -77, "quality": "good", "csq": 18, "ber": None}

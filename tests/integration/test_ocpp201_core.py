@@ -342,7 +342,13 @@ async def test_notifications_are_answered_and_stored(central_system: RunningCent
             )
     finally:
         await client.close()
-    kinds = {entry.kind for entry in await rows(central_system, StationLogRow)}
+    log = await rows(central_system, StationLogRow)
+    kinds = {entry.kind for entry in log}
+    signal = [e.data for e in log if e.kind == "SignalStrength"]
+    assert signal == [  # from the NotifyReport, then from the NotifyEvent
+        {"rssiDbm": -71, "quality": "excellent", "csq": None, "ber": None},
+        {"rssiDbm": -75, "quality": "good", "csq": None, "ber": None},
+    ]
     assert {
         "SecurityEventNotification",
         "NotifyReport",

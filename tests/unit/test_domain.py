@@ -334,3 +334,32 @@ def test_data_transfer_routing() -> None:
 def test_timestamps_are_utc(text: str) -> None:
     assert parse_timestamp(text) == T0
     assert format_timestamp(parse_timestamp(text)) == "2026-01-01T00:00:00.000Z"
+
+
+@pytest.mark.parametrize(
+    ("dbm", "quality"),
+    [
+        (-51, "excellent"),
+        (-73, "excellent"),
+        (-75, "good"),
+        (-85, "ok"),
+        (-95, "marginal"),
+        (-109, "marginal"),
+        (-111, "no_signal"),
+        (None, "unknown"),
+    ],
+)
+def test_signal_bands(dbm: int | None, quality: str) -> None:
+    from central_system.domain.signal import quality_for_dbm
+
+    assert quality_for_dbm(dbm).value == quality
+
+
+def test_signal_report_from_csq() -> None:
+    from central_system.domain.signal import reading_from_report
+
+    reading = reading_from_report({"csq": 99, "ber": 99}, T0)
+    assert (reading.rssi_dbm, reading.quality.value, reading.at) == (None, "unknown", T0)
+    assert reading_from_report({"csq": 10}, T0).rssi_dbm == -93
+    with pytest.raises(ValueError, match="csq"):
+        reading_from_report({"csq": 40}, T0)
