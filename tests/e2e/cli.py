@@ -15,9 +15,15 @@ EVCHARGE = str(Path(sys.executable).parent / "evcharge")
 LISTENING = re.compile(r"OCPP listening on (ws://\S+?)/\{station_id\}")
 
 
+# The API refuses to start in production without a JWT secret; a free port keeps tests apart.
+API_DEFAULTS = {"api_port": "0", "jwt_secret": "e2e-test-secret-" + "0" * 32}
+
+
 def cli_env(**settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVCHARGE_")}
-    env.update({f"EVCHARGE_{key.upper()}": value for key, value in settings.items()})
+    env.update(
+        {f"EVCHARGE_{key.upper()}": value for key, value in {**API_DEFAULTS, **settings}.items()}
+    )
     return env
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from central_system.persistence.database import create_engine, session_factory
 from central_system.persistence.models import TransactionRow
 from tests.e2e.cli import cli_env, run, serve
-from tests.helpers import connect
+from tests.helpers import connect, wait_for
 
 T0 = datetime.now(UTC).replace(microsecond=0)
 
@@ -176,3 +176,44 @@ async def test_restart_in_the_middle_of_a_201_transaction(env: dict[str, str]) -
             await client.close()
     (tx,) = await transactions(env)
     assert (tx.meter_start_wh, tx.meter_stop_wh, tx.evse_id) == (10_000, 15_500, 2)
+
+
+async def test_serve_refuses_production_without_jwt_secret(env: dict[str, str]) -> None:
+    without_secret = {k: v for k, v in env.items() if k != "EVCHARGE_JWT_SECRET"}
+    code, out = await run("serve", env=without_secret)
+    assert code == 2 and "EVCHARGE_JWT_SECRET is required in production" in out
+
+
+async def test_users_add_then_sign_in_over_the_api(env: dict[str, str]) -> None:
+    import re
+
+    import httpx
+
+    code, out = await run(
+        "users",
+        "add",
+        "root@example.com",
+        "--role",
+        "admin",
+        "--password",
+        "root password 1",
+        env=env,
+    )
+    assert code == 0 and "admin" in out
+    async with serve(env) as server:
+        match = await wait_for(
+            lambda: re.search(r"API listening on (http://\S+)", "".join(server.output)),
+            timeout=20,
+            what="the API's start line",
+        )
+        async with httpx.AsyncClient(base_url=match.group(1)) as client:
+            token = await client.post(
+                "/api/v1/auth/token",
+                data={"username": "root@example.com", "password": "root password 1"},
+            )
+            assert token.status_code == 200
+            me = await client.get(
+                "/api/v1/auth/me",
+                headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+            )
+            assert me.json()["role"] == "admin"
