@@ -86,6 +86,8 @@ class IdTokenRow(SQLModel, table=True):
     status: str = Field(max_length=20)
     expires_at: datetime | None = _utc()
     group_id: str | None = Field(default=None, max_length=36)
+    # Whether the token goes into the stations' local authorization lists (D01).
+    local_list: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 

@@ -12,6 +12,7 @@ from sqlmodel import SQLModel
 from central_system.persistence import (  # noqa: F401  (registers the tables)
     billing_models,
     models,
+    operations_models,
 )
 from central_system.persistence.database import create_engine
 
