@@ -10,11 +10,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import pytest
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as ChargePoint16
+from ocpp.v16 import call as call16
 from ocpp.v16 import call_result as result16
+from pydantic import SecretStr
 
-from tests.conftest import RunningCentralSystem
+from tests.conftest import RunningCentralSystem, running_central_system, test_settings
+from tests.helpers import OcppClient, connect
 
 JWT_SECRET = "test-secret-" + "x" * 40
 
@@ -77,6 +81,7 @@ class ObedientStation16(ChargePoint16):
         super().__init__(*args, **kwargs)
         self.received: list[tuple[str, dict[str, Any]]] = []
         self.reserve_answer = "Accepted"
+        self.silent = False
 
     @on("RemoteStartTransaction")
     async def on_remote_start(self, id_tag: str, connector_id: int | None = None, **_: Any) -> Any:
@@ -110,6 +115,8 @@ class ObedientStation16(ChargePoint16):
     @on("Reset")
     async def on_reset(self, type: str, **_: Any) -> Any:
         self.received.append(("Reset", {"type": type}))
+        if self.silent:
+            await asyncio.Event().wait()  # a station that never answers
         return result16.Reset(status="Accepted")
 
     @on("ClearCache")
@@ -161,3 +168,43 @@ async def sse(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
             await task
+
+
+STATION = {
+    "id": "CP-API-1",
+    "name": "Main Street",
+    "location": {"latitude": 52.5200, "longitude": 13.4050},
+    "address": "Main Street 1, Berlin",
+    "connectors": [
+        {"evse_id": 1, "standard": "CCS", "max_power_kw": "150"},
+        {"evse_id": 2, "standard": "CHAdeMO", "max_power_kw": "50"},
+    ],
+    "tariff": {"currency": "EUR", "per_kwh": "0.39", "per_minute": "0.05", "session_fee": "1.00"},
+}
+
+
+@pytest.fixture
+async def api_system(database_url: str) -> AsyncIterator[RunningCentralSystem]:
+    settings = test_settings(
+        database_url, jwt_secret=SecretStr(JWT_SECRET), sse_keepalive=0.5, ocpp_call_timeout=2.0
+    )
+    async with running_central_system(settings) as running:
+        yield running
+
+
+@pytest.fixture
+async def client(api_system: RunningCentralSystem) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=api_url(api_system), timeout=10) as http:
+        yield http
+
+
+async def boot_station(running: RunningCentralSystem, station_id: str) -> OcppClient:
+    station = await connect(running.ocpp_url, station_id, charge_point_class=ObedientStation16)
+    await station.call(call16.BootNotification(charge_point_model="M", charge_point_vendor="V"))
+    for connector in (1, 2):
+        await station.call(
+            call16.StatusNotification(
+                connector_id=connector, error_code="NoError", status="Available"
+            )
+        )
+    return station

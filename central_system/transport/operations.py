@@ -77,7 +77,7 @@ class StationOperationsAdapter(StationCommands):
     async def send(
         self, station_id: str, action: str, payload: dict[str, Any], timeout: float | None = None
     ) -> dict[str, Any]:
-        if self._on_send is not None:
+        if self._on_send is not None and self._registry.is_connected(station_id):
             self._on_send(action)
         return await super().send(station_id, action, payload, timeout)
 

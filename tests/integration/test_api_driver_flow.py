@@ -4,64 +4,27 @@ SSE, stop, receipt with the right kWh and price."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
-import pytest
 from ocpp.v16 import call as call16
-from pydantic import SecretStr
 
 from tests.api_helpers import (
-    JWT_SECRET,
-    ObedientStation16,
-    api_url,
+    STATION,
+    api_system,
     bearer,
+    boot_station,
+    client,
     make_admin,
     make_user,
     register_driver,
     sse,
 )
-from tests.conftest import RunningCentralSystem, running_central_system, test_settings
-from tests.helpers import OcppClient, connect, wait_for
+from tests.conftest import RunningCentralSystem
+from tests.helpers import wait_for
 
-STATION = {
-    "id": "CP-API-1",
-    "name": "Main Street",
-    "location": {"latitude": 52.5200, "longitude": 13.4050},
-    "address": "Main Street 1, Berlin",
-    "connectors": [
-        {"evse_id": 1, "standard": "CCS", "max_power_kw": "150"},
-        {"evse_id": 2, "standard": "CHAdeMO", "max_power_kw": "50"},
-    ],
-    "tariff": {"currency": "EUR", "per_kwh": "0.39", "per_minute": "0.05", "session_fee": "1.00"},
-}
-
-
-@pytest.fixture
-async def api_system(database_url: str) -> AsyncIterator[RunningCentralSystem]:
-    settings = test_settings(database_url, jwt_secret=SecretStr(JWT_SECRET), sse_keepalive=0.5)
-    async with running_central_system(settings) as running:
-        yield running
-
-
-@pytest.fixture
-async def client(api_system: RunningCentralSystem) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=api_url(api_system), timeout=10) as http:
-        yield http
-
-
-async def boot_station(running: RunningCentralSystem, station_id: str) -> OcppClient:
-    station = await connect(running.ocpp_url, station_id, charge_point_class=ObedientStation16)
-    await station.call(call16.BootNotification(charge_point_model="M", charge_point_vendor="V"))
-    for connector in (1, 2):
-        await station.call(
-            call16.StatusNotification(
-                connector_id=connector, error_code="NoError", status="Available"
-            )
-        )
-    return station
+__all__ = ["api_system", "client"]  # fixtures
 
 
 async def test_driver_flow_end_to_end(
