@@ -1,0 +1,169 @@
+"""The benchmark's pure helpers: percentiles, summaries, machine-readable lines, /proc parsing,
+profile summaries. No timing assertions."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+
+from bench import profile, report, stats
+from bench.proc import parse_proc_stat_cores, parse_stat_cpu_ticks, parse_status_kib
+from bench.stats import LOST_US
+
+
+def test_percentile_nearest_rank() -> None:
+    values = list(range(1, 101))  # 1..100
+    assert stats.percentile(values, 50) == 50
+    assert stats.percentile(values, 99) == 99
+    assert stats.percentile(values, 99.9) == 100
+    assert stats.percentile(values, 100) == 100
+    assert stats.percentile(values, 0) == 1
+    assert stats.percentile([7], 99.9) == 7
+    assert math.isnan(stats.percentile([], 50))
+    with pytest.raises(ValueError, match="percentile"):
+        stats.percentile(values, 101)
+
+
+def test_summary_in_milliseconds() -> None:
+    summary = stats.summarise([3000, 1000, 2000, 4000])
+    assert summary.count == 4
+    assert summary.lost == 0
+    assert summary.p50_ms == 2.0
+    assert summary.p99_ms == 4.0
+    assert summary.mean_ms == 2.5
+    assert not summary.overloaded
+
+
+def test_unanswered_messages_push_the_tail_to_infinity() -> None:
+    summary = stats.summarise([1000] * 95 + [LOST_US] * 5)
+    assert summary.lost == 5
+    assert summary.p50_ms == 1.0
+    assert math.isinf(summary.p99_ms)
+    assert summary.overloaded
+    assert summary.mean_ms == 1.0  # of the answered ones
+
+
+def test_empty_summary() -> None:
+    summary = stats.summarise([])
+    assert summary.count == 0 and math.isnan(summary.p50_ms)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(0.106, "0.11ms"), (3.14, "3.1ms"), (12.4, "12ms"), (270.0, "270ms"), (1570.0, "1.57s")],
+)
+def test_format_ms(value: float, text: str) -> None:
+    assert stats.format_ms(value) == text
+
+
+def test_format_ms_special_values() -> None:
+    assert stats.format_ms(math.inf) == "inf"
+    assert stats.format_ms(math.nan) == "n/a"
+
+
+def test_ratio_lines_are_what_the_issue_shows() -> None:
+    assert stats.ratio_line("ours/baseline", stats.ratio(5400, 593)) == "ours/baseline 9.1x"
+    assert stats.ratio_line("ours/echo", stats.ratio(5400, 8700)) == "ours/echo 0.62x"
+    assert stats.ratio_line("ours/echo", stats.ratio(1, 0)) == "ours/echo n/a"
+
+
+def test_metric_lines() -> None:
+    assert stats.throughput_line("ours_sqlite", 5400.4) == "throughput ours_sqlite 5400 msg/s"
+    assert stats.series_key("ours_sqlite", "2.0.1") == "ours_sqlite.v201"
+    summary = stats.summarise([3100] * 98 + [12_000, 30_000])
+    assert (
+        stats.latency_line("ours_sqlite", 2000, summary)
+        == "latency ours_sqlite@2000 p50=3.1ms p99=12ms p99.9=30ms"
+    )
+    assert stats.cpu_line("ours_sqlite", 180.2) == "cpu ours_sqlite 180 us/msg"
+    assert stats.rss_line("ours_sqlite", 19.24) == "rss ours_sqlite 19.2 KiB/conn"
+    assert stats.cpu_us_per_message(0.5, 1000) == 500
+    assert stats.kib_per_connection(1000, 3000, 100) == 20
+
+
+def test_table_aligns_columns() -> None:
+    text = stats.table([["a", "1"], ["bbb", "22"]], ["name", "n"])
+    lines = text.splitlines()
+    assert lines[0] == "name   n"
+    assert lines[2] == "a      1"
+    assert lines[3] == "bbb   22"
+
+
+def _suite(rate: float, cpu: float) -> dict[str, object]:
+    latency = stats.summarise([1000, 2000, 3000]).as_dict()
+    return {
+        "throughput": {
+            "1.6": {"rate": rate, "cpu_us_per_msg": cpu},
+            "2.0.1": {"rate": rate / 2, "cpu_us_per_msg": cpu * 2},
+        },
+        "latency": {"1.6@2000": {"latency": latency, "rate": 2000.0}},
+        "rss": {"kib_per_conn": 19.2},
+        "persisted": {"rows": 90, "expected_rows": 90, "ok": True},
+    }
+
+
+def test_report_lines_and_targets_from_results() -> None:
+    results = {
+        "servers": {
+            "baseline": _suite(600, 1600),
+            "echo": _suite(9000, 108),
+            "ours_sqlite": _suite(5460, 180),
+        }
+    }
+    lines = report.machine_lines(results)
+    assert "ours/baseline 9.1x" in lines
+    assert "ours/echo 0.61x" in lines
+    assert "ours.v201/baseline.v201 9.1x" in lines
+    assert "throughput ours_sqlite 5460 msg/s" in lines
+    assert "latency ours_sqlite@2000 p50=2.0ms p99=3.0ms p99.9=3.0ms" in lines
+    targets = report.target_lines(results)
+    assert not any(re.match(r"target FAIL", t) for t in targets)
+    assert "target ok: throughput ours/baseline >= 8x (9.1x)" in targets
+    assert "target ok: throughput ours/echo >= 0.5x (0.61x)" in targets
+    assert any(t.startswith("target ok: latency p99 < 50 ms") for t in targets)
+    assert "n/a" not in report.server_table(results).splitlines()[2]
+
+
+def test_jsonable_replaces_infinities() -> None:
+    assert report.jsonable({"a": math.inf, "b": (1, math.nan), "_x": 1}) == {
+        "a": None,
+        "b": [1, None],
+    }
+
+
+def test_proc_stat_parsing() -> None:
+    line = "1234 (evcharge (serve) x) S 1 1234 1234 0 -1 4194560 10 0 0 0 250 75 0 0 20 0 3 0"
+    assert parse_stat_cpu_ticks(line) == 325
+    status = "Name:\tpython\nVmPeak:\t  200 kB\nVmRSS:\t  123456 kB\n"
+    assert parse_status_kib(status, "VmRSS") == 123456
+    cores = parse_proc_stat_cores(
+        "cpu  10 0 10 100 0 0 0 0 0 0\ncpu0 5 1 4 50 0 2 3 1 0 0\ncpu1 5 0 6 50 0 0 0 0 0 0\n"
+        "intr 1 2 3\n"
+    )
+    assert cores == {0: (11, 5), 1: (11, 0)}
+
+
+def test_profile_components_and_inclusive_shares() -> None:
+    raw = [
+        'process 1:"evcharge serve";run (asyncio/base_events.py:600);'
+        "_dispatch (central_system/transport/connection.py:130);"
+        "validate (central_system/transport/validation.py:90) 30",
+        'process 1:"evcharge serve";run (threading.py:975);'
+        "run (aiosqlite/core.py:100);execute (aiosqlite/core.py:80) 50",
+        'process 1:"evcharge serve";_dispatch (central_system/transport/connection.py:130);'
+        "execute (sqlalchemy/orm/session.py:2300) 20",
+    ]
+    summary = profile.summarise(profile.parse_raw(raw))
+    assert summary.samples == 100
+    shares = dict(summary.self_by_component)
+    assert shares["SQLite driver (aiosqlite threads)"] == 0.5
+    assert shares["schema validation (jsonschema-rs)"] == 0.3
+    assert shares["SQLAlchemy ORM/Core"] == 0.2
+    inclusive = dict(summary.inclusive)
+    assert inclusive["_dispatch (central_system/transport/connection.py)"] == 0.5
+    table = report.profile_table(
+        {"cpu_us_per_msg": 1000.0, "self": summary.self_by_component, "inclusive": []}
+    )
+    assert "500" in table  # 50 % of 1000 us
