@@ -20,6 +20,8 @@ from central_system.domain.events import (
     ConnectorStatusChanged,
     DomainEvent,
     MeterValuesReceived,
+    ReceiptIssued,
+    SignalStrengthReported,
     StationConnected,
     StationDisconnected,
     TransactionEnded,
@@ -34,9 +36,12 @@ from schemas.telemetry import (
     Envelope,
     IdTokenPayload,
     MeterMessage,
+    ReceiptMessage,
     Sample,
     SessionEndedMessage,
     SessionStartedMessage,
+    SignalMessage,
+    SignalQuality,
     StationConnectedMessage,
     StationDisconnectedMessage,
     TopicKind,
@@ -230,6 +235,50 @@ def _ended(event: TransactionEnded) -> Sequence[Envelope]:
             meter_stop_wh=tx.meter_stop_wh,
             energy_wh=tx.energy_wh,
             stop_reason=tx.stop_reason,
+        ),
+    )
+
+
+@messages_for.register
+def _receipt(event: ReceiptIssued) -> Sequence[Envelope]:
+    receipt = event.receipt
+    price = receipt.price
+    return (
+        ReceiptMessage(
+            message_id=uuid4(),
+            station_id=receipt.station_id,
+            event_time=receipt.issued_at,
+            receipt_id=receipt.id,
+            sequence=receipt.sequence,
+            corrects=receipt.corrects,
+            note=receipt.note,
+            transaction_id=receipt.transaction_id,
+            evse_id=receipt.evse_id,
+            started_at=receipt.started_at,
+            stopped_at=receipt.stopped_at,
+            energy_wh=price.energy_wh,
+            duration_seconds=int(price.duration.total_seconds()),
+            currency=price.currency,
+            energy_cost=price.energy_cost,
+            time_cost=price.time_cost,
+            session_fee=price.session_fee,
+            total=price.total,
+        ),
+    )
+
+
+@messages_for.register
+def _signal(event: SignalStrengthReported) -> Sequence[Envelope]:
+    reading = event.reading
+    return (
+        SignalMessage(
+            message_id=uuid4(),
+            station_id=event.station_id,
+            event_time=reading.at,
+            csq=reading.csq,
+            rssi_dbm=reading.rssi_dbm,
+            ber=reading.ber,
+            quality=SignalQuality(reading.quality.value),
         ),
     )
 

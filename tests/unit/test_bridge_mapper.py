@@ -18,12 +18,18 @@ from central_system.domain.events import (
     ConnectorStatusChanged,
     DomainEvent,
     MeterValuesReceived,
+    ReceiptIssued,
+    SignalStrengthReported,
     StationConnected,
     StationDisconnected,
     TransactionEnded,
     TransactionStarted,
 )
 from central_system.domain.metering import MeterSample
+from central_system.domain.receipts import Receipt
+from central_system.domain.signal import SignalQuality as DomainSignalQuality
+from central_system.domain.signal import SignalReading
+from central_system.domain.tariffs import Tariff, price
 from central_system.domain.transactions import Transaction
 from central_system.persistence.outbox import MAX_PAYLOAD_BYTES, messages_for, outbox_rows
 from schemas.generate import JSON_DIR
@@ -31,9 +37,6 @@ from schemas.telemetry import MeterMessage, telemetry_message
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 KEY = ConnectorKey(1, 1)
-
-# Events whose mapping another issue owes (the event exists before its payload is wired).
-MAPPING_PENDING = {"ReceiptIssued"}
 
 
 def transaction(**changes: object) -> Transaction:
@@ -66,14 +69,13 @@ def schema(stem: str) -> jsonschema_rs.Validator:
 
 
 def test_every_domain_event_has_a_mapping() -> None:
-    unmapped = {
+    unmapped = [
         event.__name__
         for event in typing.get_args(DomainEvent)
         if messages_for.dispatch(event) is messages_for.dispatch(object)
-    }
-    assert unmapped <= MAPPING_PENDING, (
-        f"{sorted(unmapped - MAPPING_PENDING)}: add a @messages_for.register function in "
-        "central_system/persistence/outbox.py"
+    ]
+    assert unmapped == [], (
+        f"{unmapped}: add a @messages_for.register function in central_system/persistence/outbox.py"
     )
 
 
@@ -174,6 +176,60 @@ def test_a_huge_meter_message_is_split_in_order_below_the_payload_limit() -> Non
     assert values == list(range(2000))
     assert all(len(row.payload.encode()) <= MAX_PAYLOAD_BYTES for row in rows)
     assert MAX_PAYLOAD_BYTES < limits.MAX_PAYLOAD_BYTES
+
+
+def test_a_receipt_is_a_record_on_the_session_topic() -> None:
+    tariff = Tariff(currency="EUR", per_kwh=Decimal("0.39"), session_fee=Decimal("0.50"))
+    breakdown = price(tariff, energy_wh=12_345, duration=timedelta(minutes=47, seconds=30.5))
+    receipt = Receipt(
+        id="r-2",
+        session_id="s-1",
+        sequence=1,
+        user_id="u-1",
+        station_id="CP-1",
+        evse_id=2,
+        transaction_id="42",
+        started_at=T0,
+        stopped_at=T0 + timedelta(minutes=47, seconds=30.5),
+        tariff=tariff,
+        price=breakdown,
+        captured=Decimal("5.00"),
+        uncollected=breakdown.total - Decimal("5.00"),
+        payment_reference="pay-1",
+        issued_at=T0 + timedelta(hours=1),
+        corrects="r-1",
+        note="meter reading corrected",
+    )
+    (row,) = outbox_rows([ReceiptIssued(receipt)])
+    assert (row.topic, row.retention) == ("dt/evcharge/cp-1/session", "record")
+    payload = json.loads(row.payload)
+    schema("session").validate(payload)
+    assert {key: payload[key] for key in ("event", "receipt_id", "sequence", "corrects")} == {
+        "event": "receipt",
+        "receipt_id": "r-2",
+        "sequence": 1,
+        "corrects": "r-1",
+    }
+    assert payload["event_time"] == "2025-03-01T13:00:00Z"
+    assert (payload["energy_wh"], payload["duration_seconds"]) == (12_345, 2850)
+    assert (payload["currency"], payload["total"]) == ("EUR", str(breakdown.total))
+    assert Decimal(payload["energy_cost"]) + Decimal(payload["session_fee"]) == breakdown.total
+    assert "user_id" not in payload  # the partner feed carries no account data
+
+
+def test_a_signal_reading_is_telemetry_on_the_signal_topic() -> None:
+    reading = SignalReading(T0, rssi_dbm=-87, quality=DomainSignalQuality.OK, csq=13, ber=0)
+    (row,) = outbox_rows([SignalStrengthReported("CP-1", reading)])
+    assert (row.topic, row.retention) == ("dt/evcharge/cp-1/signal", "telemetry")
+    payload = json.loads(row.payload)
+    schema("signal").validate(payload)
+    assert {k: payload[k] for k in ("event", "csq", "rssi_dbm", "ber", "quality")} == {
+        "event": "signal",
+        "csq": 13,
+        "rssi_dbm": -87,
+        "ber": 0,
+        "quality": "ok",
+    }
 
 
 def test_no_events_no_rows() -> None:

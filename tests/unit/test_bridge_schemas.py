@@ -10,8 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from central_system.domain.connectors import ConnectorStatus as DomainConnectorStatus
+from central_system.domain.signal import SignalQuality as DomainSignalQuality
 from schemas import generate
-from schemas.telemetry import ConnectorStatus, StationConnectedMessage
+from schemas.telemetry import ConnectorStatus, SignalQuality, StationConnectedMessage
 
 
 def test_the_committed_json_schema_files_are_up_to_date() -> None:
@@ -29,8 +30,9 @@ def test_a_stale_or_extra_file_is_noticed(tmp_path: Path) -> None:
     assert generate.stale_files(tmp_path) == []
 
 
-def test_connector_statuses_match_the_central_system() -> None:
+def test_enumerations_match_the_central_system() -> None:
     assert [s.value for s in ConnectorStatus] == [s.value for s in DomainConnectorStatus]
+    assert {q.value for q in SignalQuality} == {q.value for q in DomainSignalQuality}
 
 
 def test_event_times_are_utc_and_must_have_a_zone() -> None:
