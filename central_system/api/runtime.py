@@ -246,5 +246,6 @@ class ApiRuntime:
                     for worker in workers:
                         worker.cancel()
         finally:
-            self.events.unsubscribe(self._on_events)
+            with contextlib.suppress(ValueError):  # already gone
+                self.events.unsubscribe(self._on_events)
             sock.close()

@@ -9,10 +9,13 @@ from decimal import Decimal
 
 import httpx
 from ocpp.v16 import call as call16
+from pydantic import SecretStr
 
 from tests.api_helpers import (
+    JWT_SECRET,
     STATION,
     api_system,
+    api_url,
     bearer,
     boot_station,
     client,
@@ -21,7 +24,7 @@ from tests.api_helpers import (
     register_driver,
     sse,
 )
-from tests.conftest import RunningCentralSystem
+from tests.conftest import RunningCentralSystem, running_central_system, test_settings
 from tests.helpers import wait_for
 
 __all__ = ["api_system", "client"]  # fixtures
@@ -253,3 +256,72 @@ async def test_declined_card_and_rejected_reservation_leave_nothing_behind(
         headers=bearer(driver),
     )
     assert offline.status_code == 409 and offline.json()["type"] == "/problems/station-offline"
+
+
+async def test_a_receipt_missed_by_a_crash_is_written_at_the_next_start(
+    database_url: str,
+) -> None:
+    """The transaction ends while nothing turns it into a receipt (as if the process died right
+    after committing the StopTransaction); the next start reconciles and writes it."""
+    settings = test_settings(
+        database_url, jwt_secret=SecretStr(JWT_SECRET), maintenance_interval=3600
+    )
+    async with (
+        running_central_system(settings) as first,
+        httpx.AsyncClient(base_url=api_url(first)) as http,
+    ):
+        admin = await make_admin(first, http)
+        owner = await make_user(http, admin, "owner@example.com", "owner")
+        await http.post("/api/v1/stations", json=STATION, headers=bearer(owner))
+        station = await boot_station(first, "CP-API-1")
+        driver = await register_driver(http, "driver@example.com")
+        session = (
+            await http.post(
+                "/api/v1/sessions",
+                json={
+                    "station_id": "CP-API-1",
+                    "evse_id": 1,
+                    "payment": {"card_token": "tok_visa"},
+                },
+                headers=bearer(driver),
+            )
+        ).json()
+        tag = session["charging_authorization"]["id_token"]
+        t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+        start = await station.call(
+            call16.StartTransaction(
+                connector_id=1, id_tag=tag, meter_start=0, timestamp=t0.isoformat()
+            )
+        )
+        first.system.events.unsubscribe(first.system.api._on_events)  # the "crash"
+        await station.call(
+            call16.StopTransaction(
+                transaction_id=start.transaction_id,
+                meter_stop=10_000,
+                timestamp=(t0 + timedelta(minutes=10)).isoformat(),
+            )
+        )
+        missing = await http.get(
+            f"/api/v1/sessions/{session['id']}/receipt", headers=bearer(driver)
+        )
+        assert missing.status_code == 404
+        await station.close()
+    async with (
+        running_central_system(settings) as second,
+        httpx.AsyncClient(base_url=api_url(second)) as http,
+    ):
+        token = (
+            await http.post(
+                "/api/v1/auth/token",
+                data={"username": "driver@example.com", "password": "driver password 1"},
+            )
+        ).json()["access_token"]
+        receipt = await http.get(f"/api/v1/sessions/{session['id']}/receipt", headers=bearer(token))
+        assert receipt.status_code == 200, receipt.text
+        body = receipt.json()
+        # 10 kWh x 0.39 + 10 min x 0.05 + 1.00 = 3.90 + 0.50 + 1.00
+        assert (body["energy_wh"], body["cost"]["total"]) == (10_000, "5.40")
+        status = (
+            await http.get(f"/api/v1/sessions/{session['id']}", headers=bearer(token))
+        ).json()["status"]
+        assert status == "Completed"
