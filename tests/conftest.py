@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import make_url
 
 from central_system.app import CentralSystem
+from central_system.persistence.migrate import upgrade
 from central_system.settings import Environment, Settings
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -53,6 +55,7 @@ async def _admin(url: str, statement: str) -> None:
 
 @contextlib.asynccontextmanager
 async def fresh_postgres_database(server_url: str) -> AsyncIterator[str]:
+    """An empty PostgreSQL database of its own (for tests that need a schema-less one)."""
     name = f"evcharge_test_{uuid.uuid4().hex[:12]}"
     await _admin(server_url, f'CREATE DATABASE "{name}"')
     try:
@@ -61,15 +64,59 @@ async def fresh_postgres_database(server_url: str) -> AsyncIterator[str]:
         await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+# Migrating a database costs about a second: SQLite tests copy a file migrated once per run;
+# PostgreSQL tests share one database migrated once per run, emptied before each test.
+_MIGRATED: dict[str, str] = {}
+
+
+async def _migrated_sqlite_template(directory: Path) -> Path:
+    if "sqlite" not in _MIGRATED:
+        path = directory / "template.db"
+        await upgrade(f"sqlite+aiosqlite:///{path}")
+        _MIGRATED["sqlite"] = str(path)
+    return Path(_MIGRATED["sqlite"])
+
+
+async def _emptied_postgres_database(server_url: str) -> str:
+    if "postgresql" not in _MIGRATED:
+        name = f"evcharge_test_{uuid.uuid4().hex[:12]}"
+        await _admin(server_url, f'CREATE DATABASE "{name}"')
+        url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        await upgrade(url)
+        _MIGRATED["postgresql"] = url
+        _MIGRATED["postgresql-name"] = name
+    url = _MIGRATED["postgresql"]
+    await _admin(
+        url,
+        """DO $$ DECLARE tables text; BEGIN
+             SELECT string_agg(format('%I', tablename), ', ') INTO tables
+               FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version';
+             EXECUTE 'TRUNCATE ' || tables || ' RESTART IDENTITY CASCADE';
+           END $$""",
+    )
+    return url
+
+
+@pytest.fixture(scope="session")
+def _template_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield tmp_path_factory.mktemp("templates")
+    if "postgresql-name" in _MIGRATED and POSTGRES_URL:
+        name = _MIGRATED.pop("postgresql-name")
+        asyncio.run(_admin(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh, empty database: a SQLite file, and the same test again on PostgreSQL."""
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, _template_directory: Path
+) -> AsyncIterator[str]:
+    """A migrated, empty database: a SQLite file, and the same test again on PostgreSQL."""
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'evcharge.db'}"
+        path = tmp_path / "evcharge.db"
+        shutil.copyfile(await _migrated_sqlite_template(_template_directory), path)
+        yield f"sqlite+aiosqlite:///{path}"
         return
     server_url = request.getfixturevalue("postgres_server_url")
-    async with fresh_postgres_database(server_url) as url:
-        yield url
+    yield await _emptied_postgres_database(server_url)
 
 
 @pytest.fixture
