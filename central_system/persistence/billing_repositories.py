@@ -37,6 +37,7 @@ from central_system.persistence.billing_models import (
 from central_system.persistence.models import (
     IdTokenRow,
     MeterSampleRow,
+    StationLogRow,
     TransactionRow,
     utcnow,
 )
@@ -276,6 +277,17 @@ class SqlCatalogRepository:
     async def get_tariff(self, tariff_id: int) -> TariffRecord | None:
         row = await self._session.get(TariffRow, tariff_id)
         return self._tariff(row) if row else None
+
+    async def latest_log(
+        self, station_id: str, kind: str
+    ) -> tuple[datetime, dict[str, Any]] | None:
+        row = await self._session.scalar(
+            select(StationLogRow)
+            .where(col(StationLogRow.station_id) == station_id, col(StationLogRow.kind) == kind)
+            .order_by(col(StationLogRow.at).desc(), col(StationLogRow.id).desc())
+            .limit(1)
+        )
+        return (row.at, dict(row.data)) if row else None
 
 
 # --- reservations --------------------------------------------------------------------------------

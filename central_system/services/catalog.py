@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from central_system.domain.accounts import Principal, may_manage_station, may_manage_stations
 from central_system.domain.connectors import ConnectorState
@@ -23,6 +24,7 @@ from central_system.services.ports import (
 )
 from central_system.services.stations import StationService
 
+SIGNAL_LOG_KIND = "SignalStrength"  # written by StationService.signal
 CONNECTOR_STANDARDS = ("CCS", "CHAdeMO", "Type2", "Type1", "GB/T", "NACS", "Schuko")
 MAX_CONNECTOR_POWER_W = 1_000_000
 
@@ -152,6 +154,15 @@ class CatalogService:
             tariff=await uow.catalog.current_tariff(site.station_id, now),
             distance_km=distance,
         )
+
+    async def signal(self, station_id: str) -> dict[str, Any] | None:
+        """The station's latest mobile signal report (rssiDbm, quality, csq, ber, at)."""
+        async with self._uow() as uow:
+            latest = await uow.catalog.latest_log(station_id, SIGNAL_LOG_KIND)
+        if latest is None:
+            return None
+        at, data = latest
+        return {**data, "at": at.isoformat()}
 
     async def view(self, station_id: str) -> StationView:
         async with self._uow() as uow:

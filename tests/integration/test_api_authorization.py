@@ -110,8 +110,21 @@ async def test_drivers_see_only_their_sessions_and_owners_only_their_stations(
         entries = audit.json()["items"]
         assert [(e["target"], e["outcome"]) for e in entries] == [("CP-A", "Accepted")]
         assert (await client.get("/api/v1/audit", headers=bearer(owner_a))).status_code == 403
-        status = await client.get("/api/v1/stations/CP-A/status", headers=bearer(owner_a))
-        assert status.json()["vendor"] == "V" and status.json()["online"] is True
+        signal = await station.call(
+            call16.DataTransfer(
+                vendor_id="org.evcharge", message_id="SignalStrength", data='{"csq": 18}'
+            )
+        )
+        assert signal.status == "Accepted"
+        await station.call(
+            call16.StatusNotification(connector_id=2, error_code="GroundFailure", status="Faulted")
+        )
+        status = (await client.get("/api/v1/stations/CP-A/status", headers=bearer(owner_a))).json()
+        assert status["vendor"] == "V" and status["online"] is True
+        assert (status["signal"]["rssiDbm"], status["signal"]["quality"]) == (-77, "good")
+        assert [(f["evse_id"], f["status"], f["error_code"]) for f in status["faults"]] == [
+            (2, "Faulted", "GroundFailure")
+        ]
     finally:
         await station.close()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
@@ -164,7 +164,7 @@ async def set_tariff(
 )
 async def station_status(ctx: Ctx, caller: Operator, station_id: StationPath) -> s.StationStatusOut:
     await ctx.catalog.manageable(caller, station_id)
-    signal: dict[str, Any] | None = None
+    signal = await ctx.catalog.signal(station_id)
     return convert.station_status(await ctx.catalog.view(station_id), signal)
 
 
