@@ -144,7 +144,7 @@ def tokens_add(args: argparse.Namespace) -> int:
 def users_add(args: argparse.Namespace) -> int:
     """Create an account (the first admin, typically) or set an existing one's password/role."""
     from central_system.domain.accounts import Role
-    from central_system.services.errors import Conflict, ServiceError
+    from central_system.services.errors import ServiceError
 
     password = args.password or os.environ.get("EVCHARGE_USER_PASSWORD")
     if not password:
@@ -153,10 +153,7 @@ def users_add(args: argparse.Namespace) -> int:
     role = Role(args.role)
 
     async def add(system: Any) -> Any:
-        try:
-            return await system.api.accounts.create(args.email, password, role, by_operator=True)
-        except Conflict:
-            return await system.api.accounts.set_password(args.email, password, role)
+        return await system.api.accounts.set_or_create(args.email, password, role)
 
     try:
         account = _run(_with_system(add))

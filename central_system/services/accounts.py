@@ -129,6 +129,14 @@ class AccountService:
             await uow.commit()
         return account
 
+    async def set_or_create(self, email: str, password: str, role: Role) -> Account:
+        """Operator command (`evcharge users add`, the demo): create the account, or set the
+        password and role of the existing one."""
+        try:
+            return await self.create(email, password, role, by_operator=True)
+        except Conflict:
+            return await self.set_password(email, password, role)
+
     async def guest(self, email: str, *, source: str | None = None) -> Account:
         """A guest driver known only by the e-mail address for the receipt."""
         try:
