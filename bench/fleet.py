@@ -88,7 +88,7 @@ class Fleet:
         *,
         transaction: bool = True,
         prime: int = 0,
-        concurrency: int = 64,
+        concurrency: int = 32,
         timeout: float = 120.0,
     ) -> dict[str, Any]:
         """Connect `count` new stations of `version`, spread evenly over the processes."""
@@ -165,6 +165,7 @@ class Fleet:
                 V16: sum(r["meter_answered"][V16] for r in replies),
                 V201: sum(r["meter_answered"][V201] for r in replies),
             },
+            "meter_sent": sum(r["meter_sent"] for r in replies),
             "server_calls": sum(r["server_calls"] for r in replies),
             "cpu_s": sum(r["cpu_s"] for r in replies),
         }

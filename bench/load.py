@@ -130,6 +130,7 @@ class Station:
         self._quoted_id = b""
         self.backlog: deque[float] = deque()
         self.meter_answered = 0  # meter-carrying messages answered with a CALLRESULT
+        self.meter_sent = 0
         self.has_transaction = False
 
     # --- connection callbacks (through the current _Link) -----------------------------------
@@ -218,6 +219,8 @@ class Station:
                 self.gen.on_answer(self, kind, payload)
             else:  # the answer to a call the generator already gave up on
                 self.gen.late_answers += 1
+                if kind == 3 and self.kind == "meter":
+                    self.meter_answered += 1
         elif kind == 2 and self.transport is not None:
             # A CALL from the central system: refuse it politely, the bench has no handlers.
             self.gen.server_calls += 1
@@ -280,7 +283,11 @@ class Station:
             self.gen.not_connected += 1
             self.gen.record_lost(scheduled)
             return
-        payload = self.meter_frame() if kind == "meter" else self.heartbeat_frame()
+        if kind == "meter":
+            payload = self.meter_frame()
+            self.meter_sent += 1
+        else:
+            payload = self.heartbeat_frame()
         self.kind = kind
         self.busy = True
         self.scheduled = scheduled
@@ -331,6 +338,7 @@ class Station:
             self.has_transaction = True
 
     async def send_meter_and_wait(self, timeout: float, epoch_ms: int | None = None) -> None:
+        self.meter_sent += 1
         await self.call(self.meter_frame(epoch_ms), timeout)
         self.meter_answered += 1
 
@@ -615,6 +623,7 @@ class Generator:
                 V16: sum(s.meter_answered for s in self.stations if s.version == V16),
                 V201: sum(s.meter_answered for s in self.stations if s.version == V201),
             },
+            "meter_sent": sum(s.meter_sent for s in self.stations),
             "server_calls": self.server_calls,
             "late_answers": self.late_answers,
             "cpu_s": _cpu_seconds(),

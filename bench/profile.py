@@ -1,12 +1,19 @@
 """A py-spy profile of a running server, summarised as a short table: where the server's CPU
-goes per message (self time by component, and inclusive time of the busiest functions).
+goes per message, by component.
 
 py-spy's `raw` output is one collapsed stack per line: `frame;frame;...;leaf COUNT`, each frame
-`function (path/file.py:line)`.
+`function (path/file.py:line)`. Samples of threads that only wait (the event loop in epoll,
+aiosqlite's worker threads waiting for work) are counted as idle and left out of the shares,
+so that the shares times the measured CPU per message give microseconds per message.
+
+SQLAlchemy's asyncio layer runs ORM code in greenlets, whose stacks py-spy shows without the
+caller's frames; components are therefore decided from the frames a stack has, not from which
+handler called it.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
 import shutil
 import subprocess
@@ -14,33 +21,62 @@ import sys
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from bench import proc
 
-# (component, path fragment), first match from the leaf upwards wins.
-COMPONENTS: tuple[tuple[str, str], ...] = (
-    ("schema validation (jsonschema-rs)", "central_system/transport/validation.py"),
-    ("OCPP-J parse/serialise (orjson)", "central_system/transport/ocppj.py"),
-    ("SQLite driver (aiosqlite threads)", "aiosqlite/"),
-    ("SQLite driver (aiosqlite threads)", "sqlite3/"),
-    ("PostgreSQL driver (asyncpg)", "asyncpg/"),
-    ("SQLAlchemy ORM/Core", "sqlalchemy/"),
-    ("SQLModel", "sqlmodel/"),
-    ("pydantic (outbox messages, settings)", "pydantic"),
-    ("websockets", "websockets/"),
-    ("logging", "logging/"),
-    ("domain (metering, transactions)", "central_system/domain/"),
-    ("services", "central_system/services/"),
-    ("persistence (repositories, outbox)", "central_system/persistence/"),
-    ("transport (connection, handlers)", "central_system/transport/"),
-    ("asyncio event loop", "asyncio/"),
-    ("uuid/datetime/decimal (stdlib)", "uuid.py"),
-    ("threading (thread pool hand-off)", "threading.py"),
-    ("threading (thread pool hand-off)", "concurrent/futures/"),
-)
+Frame = tuple[str, str, int]  # function, path, line
+
+IDLE = "idle"
 OTHER = "other"
 _FRAME = re.compile(r"^(?P<function>.*?) \((?P<path>[^()]*?)(?::(?P<line>\d+))?\)$")
+
+_SELECT = ("EpollSelector.select", "PollSelector.select", "KqueueSelector.select", "select")
+_WAITS = ("SimpleQueue.get", "Queue.get", "Condition.wait", "Event.wait", "_worker")
+_HAND_OFF = (
+    "call_soon_threadsafe",
+    "_write_to_self",
+    "_read_from_self",
+    "_process_self_data",
+    "run_in_executor",
+    "set_result",
+)
+_COMPILE = ("_compile_w_cache", "Compiled.__init__", "SQLCompiler.__init__")
+
+# Leaf-package components: (name, path fragment), checked from the leaf upwards.
+PACKAGES: tuple[tuple[str, str], ...] = (
+    ("schema validation (jsonschema-rs)", "central_system/transport/validation.py"),
+    ("OCPP-J parse/serialise (orjson)", "central_system/transport/ocppj.py"),
+    ("PostgreSQL driver (asyncpg)", "asyncpg/"),
+    ("SQLAlchemy ORM/Core: sessions, flush, rows", "sqlalchemy/"),
+    ("SQLAlchemy ORM/Core: sessions, flush, rows", "sqlmodel/"),
+    ("SQLAlchemy ORM/Core: sessions, flush, rows", "greenlet"),
+    ("pydantic (outbox messages)", "pydantic"),
+    ("websockets (framing, I/O)", "websockets/"),
+    ("logging", "logging/"),
+    ("our code: domain, services, repositories, handlers", "central_system/"),
+    ("asyncio event loop, tasks, futures", "asyncio/"),
+    ("asyncio event loop, tasks, futures", "selectors.py"),
+)
+
+
+@cache
+def _aiosqlite_lines() -> tuple[int, int]:
+    """(line of `tx.get()`, line of `function()`) in aiosqlite's worker thread loop."""
+    try:
+        from aiosqlite import core
+
+        lines, first = inspect.getsourcelines(core._connection_worker_thread)
+    except (ImportError, AttributeError, OSError, TypeError):
+        return (-1, -1)
+    wait = work = -1
+    for offset, text in enumerate(lines):
+        if "tx.get()" in text and wait < 0:
+            wait = first + offset
+        if "result = function()" in text and work < 0:
+            work = first + offset
+    return wait, work
 
 
 def py_spy_executable() -> str | None:
@@ -53,7 +89,7 @@ def py_spy_executable() -> str | None:
 def record(
     pid: int, seconds: float, output: Path, *, rate: int = 250, cpu: int | None = None
 ) -> subprocess.Popen[bytes]:
-    """Start py-spy sampling `pid` (all threads, idle ones excluded) for `seconds`."""
+    """Start py-spy sampling `pid` (all threads) for `seconds`, without pausing it."""
     executable = py_spy_executable()
     if executable is None:
         raise FileNotFoundError("py-spy is not installed (.venv/bin/pip install py-spy)")
@@ -79,8 +115,8 @@ def record(
     )
 
 
-def parse_raw(lines: Iterable[str]) -> list[tuple[list[tuple[str, str]], int]]:
-    """[(frames root..leaf as (function, path)), count] from py-spy raw output."""
+def parse_raw(lines: Iterable[str]) -> list[tuple[list[Frame], int]]:
+    """[(frames root..leaf, count)] from py-spy raw output."""
     stacks = []
     for line in lines:
         line = line.rstrip("\n")
@@ -89,27 +125,45 @@ def parse_raw(lines: Iterable[str]) -> list[tuple[list[tuple[str, str]], int]]:
         stack_text, _, count_text = line.rpartition(" ")
         if not count_text.isdigit():
             continue
-        frames = []
+        frames: list[Frame] = []
         for frame in stack_text.split(";"):
             match = _FRAME.match(frame)
             if match:
-                frames.append((match.group("function"), match.group("path")))
+                number = match.group("line")
+                frames.append(
+                    (match.group("function"), match.group("path"), int(number) if number else 0)
+                )
             else:
-                frames.append((frame, ""))
+                frames.append((frame, "", 0))
         stacks.append((frames, int(count_text)))
     return stacks
 
 
-def component_of(frames: list[tuple[str, str]]) -> str:
-    for function, path in reversed(frames):
-        for name, fragment in COMPONENTS:
+def component_of(frames: list[Frame]) -> str:
+    if not frames:
+        return OTHER
+    function, path, line = frames[-1]
+    wait_line, work_line = _aiosqlite_lines()
+    if function in _SELECT and path.endswith("selectors.py"):
+        return IDLE
+    if function.endswith(_WAITS) and path.endswith(("threading.py", "queue.py", "thread.py")):
+        return IDLE
+    if function == "_connection_worker_thread":
+        if line == wait_line:
+            return IDLE
+        if line == work_line:
+            return "SQLite library (execute, commit) in aiosqlite threads"
+    names = [f for f, _, _ in frames]
+    if any(any(name.endswith(h) for h in _HAND_OFF) for name in names) or any(
+        "aiosqlite/" in p for _, p, _ in frames
+    ):
+        return "thread hand-offs (aiosqlite futures, self-pipe wake-ups)"
+    if any(any(c in name for c in _COMPILE) for name in names):
+        return "SQLAlchemy: compiling SQL statements"
+    for _function, path, _line in reversed(frames):
+        for name, fragment in PACKAGES:
             if fragment in path:
                 return name
-        if path.endswith(("uuid.py", "_pydecimal.py", "datetime.py")) or function in (
-            "uuid4",
-            "now",
-        ):
-            return "uuid/datetime/decimal (stdlib)"
     return OTHER
 
 
@@ -117,8 +171,8 @@ def _short(function: str, path: str) -> str:
     marker = "site-packages/"
     if marker in path:
         path = path.split(marker, 1)[1]
-    elif "/work/" in path or path.startswith("/"):
-        for root in ("central_system/", "bench/", "lib/python"):
+    else:
+        for root in ("central_system/", "bench/", "python3"):
             if root in path:
                 path = path[path.index(root) :]
                 break
@@ -128,41 +182,32 @@ def _short(function: str, path: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Profile:
     samples: int
-    self_by_component: list[tuple[str, float]]  # (component, share 0..1)
-    inclusive: list[tuple[str, float]]  # (function, share 0..1)
+    idle: int
+    by_component: list[tuple[str, float]]  # (component, share of busy samples 0..1)
+    top_functions: list[tuple[str, float]]  # (leaf function, share of busy samples)
 
 
-_UNINTERESTING = (
-    "asyncio/",
-    "threading.py",
-    "concurrent/futures/",
-    "<module>",
-    "contextlib.py",
-)
-
-
-def summarise(stacks: list[tuple[list[tuple[str, str]], int]], top: int = 14) -> Profile:
-    total = sum(count for _, count in stacks)
+def summarise(stacks: list[tuple[list[Frame], int]], top: int = 12) -> Profile:
     components: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
+    leaves: Counter[str] = Counter()
+    idle = 0
     for frames, count in stacks:
-        components[component_of(frames)] += count
-        seen = set()
-        for function, path in frames:
-            if not path or any(u in path or u == function for u in _UNINTERESTING):
-                continue
-            if "central_system/" not in path and "sqlalchemy/" not in path:
-                continue
-            key = _short(function, path)
-            if key not in seen:
-                seen.add(key)
-                inclusive[key] += count
-    if not total:
-        return Profile(0, [], [])
+        component = component_of(frames)
+        if component == IDLE:
+            idle += count
+            continue
+        components[component] += count
+        if frames:
+            function, path, _ = frames[-1]
+            leaves[_short(function, path)] += count
+    busy = sum(components.values())
+    if not busy:
+        return Profile(idle, idle, [], [])
     return Profile(
-        samples=total,
-        self_by_component=[(name, n / total) for name, n in components.most_common()],
-        inclusive=[(name, n / total) for name, n in inclusive.most_common(top)],
+        samples=busy + idle,
+        idle=idle,
+        by_component=[(name, n / busy) for name, n in components.most_common()],
+        top_functions=[(name, n / busy) for name, n in leaves.most_common(top)],
     )
 
 

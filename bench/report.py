@@ -40,6 +40,14 @@ def _rate(results: dict[str, Any], server: str, version: str) -> float:
     return float(value) if value is not None else math.nan
 
 
+def max_noise(suite: dict[str, Any]) -> float:
+    """The largest share of the server's core other processes took in any measured window."""
+    windows = [*suite.get("throughput", {}).values(), *suite.get("latency", {}).values()]
+    values = [w.get("noise_server_core", math.nan) for w in windows]
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    return max(values) if values else math.nan
+
+
 def server_table(results: dict[str, Any]) -> str:
     suites = results.get("servers", {})
     rates = sorted(
@@ -55,6 +63,7 @@ def server_table(results: dict[str, Any]) -> str:
         *[f"p50/p99/p99.9 {key}" for key in rates],
         "KiB/conn",
         "stored",
+        "noise",
     ]
     rows = []
     for name, suite in suites.items():
@@ -82,9 +91,9 @@ def server_table(results: dict[str, Any]) -> str:
         if not persisted:
             cells.append("-")
         else:
-            cells.append(
-                "all" if persisted["ok"] else f"{persisted['rows']}/{persisted['expected_rows']}"
-            )
+            cells.append("all" if persisted["ok"] else "MISSING")
+        noise = max_noise(suite)
+        cells.append("n/a" if math.isnan(noise) else f"{noise:.0%}")
         rows.append(cells)
     return stats.table(rows, header)
 
@@ -107,7 +116,8 @@ def machine_lines(results: dict[str, Any]) -> list[str]:
         persisted = suite.get("persisted")
         if persisted:
             lines.append(
-                f"stored {name} {persisted['rows']}/{persisted['expected_rows']} sampled values "
+                f"stored {name} {persisted['rows']} sampled values for "
+                f"{persisted['acknowledged_messages']} acknowledged messages "
                 + ("ok" if persisted["ok"] else "MISSING")
             )
     for ours in ("ours_sqlite", "ours_postgres"):
@@ -116,7 +126,7 @@ def machine_lines(results: dict[str, Any]) -> list[str]:
         short = "ours" if ours == HEADLINE else ours
         for version in (V16, V201):
             suffix = "" if version == V16 else ".v201"
-            for other in ("baseline", "baseline_orm", "echo"):
+            for other in ("baseline", "baseline_orm", "echo", "echo_uvloop"):
                 if other in suites:
                     value = stats.ratio(
                         _rate(results, ours, version), _rate(results, other, version)
@@ -192,7 +202,8 @@ def targets(results: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
                 (
                     f"every meter value persisted ({name})",
                     persisted["ok"],
-                    f"{persisted['rows']}/{persisted['expected_rows']} sampled values",
+                    f"{persisted['rows']} sampled values, at least "
+                    f"{persisted['expected_rows']} expected",
                 )
             )
     capacity = results.get("capacity") or {}
@@ -250,17 +261,19 @@ def target_lines(results: dict[str, Any]) -> list[str]:
 
 
 def profile_table(profile: dict[str, Any]) -> str:
+    """Components, then the busiest leaf functions, with microseconds per message."""
     us = profile.get("cpu_us_per_msg", math.nan)
-    rows = [
-        [name, f"{share:.0%}", f"{share * us:.0f}" if not math.isnan(us) else "-"]
-        for name, share in profile.get("self", [])
-    ]
-    first = stats.table(rows, ["component (self time)", "share", "us/msg"])
-    rows = [
-        [name, f"{share:.0%}", f"{share * us:.0f}" if not math.isnan(us) else "-"]
-        for name, share in profile.get("inclusive", [])
-    ]
-    second = stats.table(rows, ["function (inclusive)", "share", "us/msg"])
+
+    def rows(items: list[tuple[str, float]]) -> list[list[str]]:
+        return [
+            [name, f"{share:.0%}", "-" if math.isnan(us) else f"{share * us:.0f}"]
+            for name, share in items
+        ]
+
+    first = stats.table(rows(profile.get("components", [])), ["where", "share", "us/msg"])
+    second = stats.table(
+        rows(profile.get("top_functions", [])), ["self time in", "share", "us/msg"]
+    )
     return first + "\n\n" + second
 
 

@@ -34,7 +34,7 @@ LISTENING = re.compile(r"listening on ws://[^\s:]+:(\d+)")
 API_LISTENING = re.compile(r"API listening on (https?://\S+)")
 BASELINES = ("baseline", "baseline_orm")
 OURS = ("ours_sqlite", "ours_postgres")
-ALL_SERVERS = ("baseline", "baseline_orm", "echo", "ours_sqlite", "ours_postgres")
+ALL_SERVERS = ("baseline", "baseline_orm", "echo", "echo_uvloop", "ours_sqlite", "ours_postgres")
 
 
 def evcharge_executable() -> str:
@@ -161,16 +161,12 @@ def free_port() -> int:
         return port
 
 
-def start_echo(workdir: Path, cpu: int | None) -> ServerProcess:
-    log_path = workdir / "echo.log"
-    process, port, _ = _spawn(
-        "echo",
-        [sys.executable, "-m", "bench.echo", "--port", "0"],
-        _base_env() | {"PYTHONPATH": _repo_root()},
-        log_path,
-        cpu,
-    )
-    return ServerProcess("echo", process, port, log_path)
+def start_echo(workdir: Path, cpu: int | None, *, uvloop: bool = False) -> ServerProcess:
+    name = "echo_uvloop" if uvloop else "echo"
+    log_path = workdir / f"{name}.log"
+    argv = [sys.executable, "-m", "bench.echo", "--port", "0"] + (["--uvloop"] if uvloop else [])
+    process, port, _ = _spawn(name, argv, _base_env() | {"PYTHONPATH": _repo_root()}, log_path, cpu)
+    return ServerProcess(name, process, port, log_path)
 
 
 def start_baseline(workdir: Path, cpu: int | None, *, store: bool) -> ServerProcess:

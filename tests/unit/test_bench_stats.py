@@ -100,7 +100,7 @@ def _suite(rate: float, cpu: float) -> dict[str, object]:
         },
         "latency": {"1.6@2000": {"latency": latency, "rate": 2000.0}},
         "rss": {"kib_per_conn": 19.2},
-        "persisted": {"rows": 90, "expected_rows": 90, "ok": True},
+        "persisted": {"rows": 90, "expected_rows": 90, "acknowledged_messages": 10, "ok": True},
     }
 
 
@@ -123,7 +123,7 @@ def test_report_lines_and_targets_from_results() -> None:
     assert "target ok: throughput ours/baseline >= 8x (9.1x)" in targets
     assert "target ok: throughput ours/echo >= 0.5x (0.61x)" in targets
     assert any(t.startswith("target ok: latency p99 < 50 ms") for t in targets)
-    assert "n/a" not in report.server_table(results).splitlines()[2]
+    assert "MISSING" not in report.server_table(results)
 
 
 def test_jsonable_replaces_infinities() -> None:
@@ -145,25 +145,32 @@ def test_proc_stat_parsing() -> None:
     assert cores == {0: (11, 5), 1: (11, 0)}
 
 
-def test_profile_components_and_inclusive_shares() -> None:
+def test_profile_components_leave_idle_threads_out() -> None:
+    wait_line, work_line = profile._aiosqlite_lines()
     raw = [
-        'process 1:"evcharge serve";run (asyncio/base_events.py:600);'
+        "<module> (evcharge:6);run (asyncio/base_events.py:600);"
         "_dispatch (central_system/transport/connection.py:130);"
         "validate (central_system/transport/validation.py:90) 30",
-        'process 1:"evcharge serve";run (threading.py:975);'
-        "run (aiosqlite/core.py:100);execute (aiosqlite/core.py:80) 50",
-        'process 1:"evcharge serve";_dispatch (central_system/transport/connection.py:130);'
-        "execute (sqlalchemy/orm/session.py:2300) 20",
+        f"Thread._bootstrap (threading.py:995);_connection_worker_thread (aiosqlite/core.py:"
+        f"{work_line}) 40",
+        f"Thread._bootstrap (threading.py:995);_connection_worker_thread (aiosqlite/core.py:"
+        f"{wait_line}) 500",
+        "<module> (evcharge:6);_run_once (asyncio/base_events.py:1900);"
+        "EpollSelector.select (selectors.py:468) 300",
+        "Session.execute (sqlalchemy/orm/session.py:2300);"
+        "_compile_w_cache (sqlalchemy/sql/elements.py:700);visit_insert (sqlalchemy/sql/x.py:1) 20",
+        "Session.execute (sqlalchemy/orm/session.py:2300) 10",
     ]
     summary = profile.summarise(profile.parse_raw(raw))
-    assert summary.samples == 100
-    shares = dict(summary.self_by_component)
-    assert shares["SQLite driver (aiosqlite threads)"] == 0.5
+    assert summary.idle == 800
+    assert summary.samples == 900
+    shares = dict(summary.by_component)
+    assert shares["SQLite library (execute, commit) in aiosqlite threads"] == 0.4
     assert shares["schema validation (jsonschema-rs)"] == 0.3
-    assert shares["SQLAlchemy ORM/Core"] == 0.2
-    inclusive = dict(summary.inclusive)
-    assert inclusive["_dispatch (central_system/transport/connection.py)"] == 0.5
+    assert shares["SQLAlchemy: compiling SQL statements"] == 0.2
+    assert shares["SQLAlchemy ORM/Core: sessions, flush, rows"] == 0.1
+    assert dict(summary.top_functions)["validate (central_system/transport/validation.py)"] == 0.3
     table = report.profile_table(
-        {"cpu_us_per_msg": 1000.0, "self": summary.self_by_component, "inclusive": []}
+        {"cpu_us_per_msg": 1000.0, "components": summary.by_component, "top_functions": []}
     )
-    assert "500" in table  # 50 % of 1000 us
+    assert "400" in table  # 40 % of 1000 us
