@@ -297,7 +297,6 @@ class SignalMessage(Envelope):
     rssi_dbm: int | None = Field(default=None, le=0)
     ber: int | None = Field(default=None, ge=0, le=7)
     quality: SignalQuality
-    technology: str | None = Field(default=None, examples=["LTE", "GSM"])
 
 
 StatusTopicMessage = Annotated[
