@@ -8,6 +8,7 @@ MAX_TOPIC_BYTES = 256
 MAX_TOPIC_SLASHES = 7  # 8 levels
 MAX_CLIENT_ID_BYTES = 128
 MAX_INFLIGHT = 100
+MAX_PUBLISHES_PER_SECOND = 100  # per connection
 MIN_KEEPALIVE = 30
 MAX_KEEPALIVE = 1200
 # Device shadow: clientToken at most 64 bytes, state document at most 8 KB.
