@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--storm-deadline", type=float, help="seconds to wait for it (90)")
     parser.add_argument("--freshness-rate", type=int, help="msg/s during freshness (2000)")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
-    parser.add_argument("--sse-path", default="/api/v1/events", help="SSE path of the API")
+    parser.add_argument("--sse-sessions", type=int, help="app sessions watched over SSE (10)")
     parser.add_argument("--output", type=Path, default=Path(".bench"), help="results folder")
     return parser
 
@@ -77,6 +77,7 @@ def make_config(args: argparse.Namespace) -> Config:
             storm_stations=1000,
             storm_deadline=60.0,
             freshness_rate=400,
+            sse_sessions=3,
             profile=False,
             quick=True,
         )
@@ -107,7 +108,8 @@ def make_config(args: argparse.Namespace) -> Config:
             setattr(config, key, value)
     if args.no_profile:
         config.profile = False
-    config.sse_path = args.sse_path
+    if args.sse_sessions is not None:
+        config.sse_sessions = args.sse_sessions
     unknown = set(config.scenarios) - set(SCENARIOS)
     if unknown:
         raise SystemExit(f"unknown scenarios: {', '.join(sorted(unknown))}")

@@ -166,6 +166,8 @@ class Fleet:
                 V201: sum(r["meter_answered"][V201] for r in replies),
             },
             "meter_sent": sum(r["meter_sent"] for r in replies),
+            "with_transaction": sum(r["with_transaction"] for r in replies),
+            "remote_start_failures": [f for r in replies for f in r["remote_start_failures"]],
             "server_calls": sum(r["server_calls"] for r in replies),
             "cpu_s": sum(r["cpu_s"] for r in replies),
         }

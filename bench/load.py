@@ -222,13 +222,32 @@ class Station:
                 if kind == 3 and self.kind == "meter":
                     self.meter_answered += 1
         elif kind == 2 and self.transport is not None:
-            # A CALL from the central system: refuse it politely, the bench has no handlers.
-            self.gen.server_calls += 1
-            message_id = json.loads(payload)[1]
-            answer = json.dumps(
-                [4, message_id, "NotImplemented", "bench station", {}], separators=(",", ":")
-            ).encode()
-            self.transport.write(client_frame(answer, self.mask))
+            self._on_server_call(json.loads(payload))
+
+    def _on_server_call(self, message: list[Any]) -> None:
+        """A CALL from the central system. A 1.6 RemoteStartTransaction (an app session) is
+        accepted and followed by a StartTransaction with its idTag; anything else is refused."""
+        assert self.transport is not None
+        self.gen.server_calls += 1
+        message_id, action, payload = message[1], message[2], message[3]
+        if action == "RemoteStartTransaction" and self.version == V16:
+            answer: list[Any] = [3, message_id, {"status": "Accepted"}]
+            self.gen.remote_starts.append(
+                asyncio.ensure_future(self._remote_start(str(payload["idTag"])))
+            )
+        else:
+            answer = [4, message_id, "NotImplemented", "bench station", {}]
+        self.transport.write(client_frame(json.dumps(answer).encode(), self.mask))
+
+    async def _remote_start(self, id_tag: str) -> None:
+        answer = await self.call(
+            frames.start_transaction_16(
+                self._next_id(), id_tag.encode(), self._next_timestamp(), 1000
+            ),
+            30.0,
+        )
+        self.transaction_id = int(answer["transactionId"])
+        self.has_transaction = True
 
     # --- requests ---------------------------------------------------------------------------------
 
@@ -380,6 +399,7 @@ class Generator:
         self.not_connected = 0
         self.late_answers = 0
         self.server_calls = 0
+        self.remote_starts: list[asyncio.Future[None]] = []
         self.window: Window | None = None
         self.closed_loop = False
         self.stop_at = 0.0
@@ -624,6 +644,10 @@ class Generator:
                 V201: sum(s.meter_answered for s in self.stations if s.version == V201),
             },
             "meter_sent": sum(s.meter_sent for s in self.stations),
+            "with_transaction": sum(1 for s in self.stations if s.has_transaction),
+            "remote_start_failures": [
+                repr(f.exception()) for f in self.remote_starts if f.done() and f.exception()
+            ],
             "server_calls": self.server_calls,
             "late_answers": self.late_answers,
             "cpu_s": _cpu_seconds(),

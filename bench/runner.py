@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import proc, servers, stats
+import httpx
+
+from bench import api, proc, servers, stats
 from bench import profile as profiling
-from bench.fleet import Fleet
+from bench.fleet import STATION_PREFIX, Fleet
 from bench.frames import SAMPLES_PER_MESSAGE, V16, V201
 from bench.servers import ServerProcess
 
@@ -42,7 +44,7 @@ class Config:
     stations_per_generator: int = 5000
     profile: bool = True
     profile_seconds: float = 8.0
-    sse_path: str = "/api/v1/events"
+    sse_sessions: int = 10
     workdir: Path = Path(".bench")
     quick: bool = False
 
@@ -491,22 +493,44 @@ class Bench:
     # --- scenario: freshness --------------------------------------------------------------------
 
     async def freshness(self, name: str = "ours_sqlite") -> dict[str, Any]:
+        """Meter value -> outbox row (EVCHARGE_OUTBOX=true) and -> SSE event of an app session,
+        under an open loop at `freshness_rate`."""
         config = self.config
         result: dict[str, Any] = {"server": name, "rate": config.freshness_rate}
         async with self.server(name, {"outbox": "true"}, tag="freshness") as server:
             fleet = await self.fleet(server)
             try:
-                setup = await fleet.setup(V16, config.stations)
-                self.log(f"    {setup['connected']} stations up in {setup['seconds']:.1f} s")
-                sse_task = None
-                server.api_url = server.api_url or await _api_url(server)
-                if server.api_url:
-                    sse_task = asyncio.ensure_future(
-                        sse_delays(
-                            server.api_url + config.sse_path,
-                            config.warmup + config.duration + 1.0,
+                api_url = await _api_url(server)
+                sse_skip = None
+                if api_url is None:
+                    sse_skip = "the central system serves no API (no 'API listening on' in its log)"
+                watched_n = min(config.sse_sessions, config.stations) if api_url else 0
+                first = fleet.next_index[V16]
+                watched = [f"{STATION_PREFIX[V16]}{i:05d}" for i in range(first, first + watched_n)]
+                sessions: list[tuple[str, str]] = []
+                if watched:
+                    # Connected but idle: the app session starts their transaction.
+                    await fleet.setup(V16, watched_n, transaction=False)
+                    try:
+                        sessions = await self._app_sessions(server, api_url or "", fleet, watched)
+                    except (api.ApiError, httpx.HTTPError, TimeoutError, KeyError) as error:
+                        sse_skip = f"no app session could be started: {error}"
+                        self.log(f"    SSE: {sse_skip}")
+                setup = await fleet.setup(V16, config.stations - watched_n)
+                self.log(f"    {setup['connected'] + watched_n} stations up")
+                delays_sse: list[tuple[float, int]] = []
+                watchers = [
+                    asyncio.ensure_future(
+                        api.watch(
+                            api_url or "",
+                            session_id,
+                            token,
+                            config.warmup + config.duration + 2.0,
+                            delays_sse,
                         )
                     )
+                    for session_id, token in sessions
+                ]
                 wall0 = time.time() + 0.5 + config.warmup
                 loop = await self._measured(
                     server,
@@ -525,17 +549,52 @@ class Bench:
                     f"meter value -> outbox row p50 {stats.format_ms(outbox.p50_ms)} "
                     f"p99 {stats.format_ms(outbox.p99_ms)} over {len(delays)} rows"
                 )
-                if sse_task is None:
-                    result["sse"] = {
-                        "skipped": "the central system does not serve the API yet "
-                        "(no 'API listening on' in its log)"
+                watch_errors = [
+                    repr(e)
+                    for e in await asyncio.gather(*watchers, return_exceptions=True)
+                    if isinstance(e, BaseException)
+                ]
+                in_window = [d for at, d in delays_sse if wall0 <= at < wall1]
+                if sse_skip is None and in_window:
+                    sse = stats.summarise(in_window)
+                    result["sse"] = sse.as_dict() | {
+                        "events": len(in_window),
+                        "sessions": len(sessions),
+                        "errors": watch_errors,
                     }
+                    self.log(
+                        f"    meter value -> SSE event p50 {stats.format_ms(sse.p50_ms)} "
+                        f"p99 {stats.format_ms(sse.p99_ms)} over {len(in_window)} events of "
+                        f"{len(sessions)} app sessions"
+                    )
                 else:
-                    result["sse"] = await sse_task
-                self.log(f"    SSE: {result['sse'].get('skipped') or result['sse']}")
+                    reason = sse_skip or f"no meter events on the streams ({watch_errors[:2]})"
+                    result["sse"] = {"skipped": reason}
+                    self.log(f"    SSE skipped: {reason}")
             finally:
                 await fleet.quit()
         return result
+
+    async def _app_sessions(
+        self, server: ServerProcess, api_url: str, fleet: Fleet, station_ids: list[str]
+    ) -> list[tuple[str, str]]:
+        """Start an app session on each station (see bench/api.py); wait for its transaction."""
+        await api.create_admin(server.extra["settings"])
+        sessions = []
+        async with httpx.AsyncClient(base_url=api_url, timeout=60.0) as client:
+            admin = await api.sign_in(client, api.ADMIN, api.PASSWORD)
+            for station_id in station_ids:
+                await api.register_station(client, admin, station_id)
+            for number, station_id in enumerate(station_ids):
+                sessions.append(await api.start_session(client, station_id, number))
+        async with asyncio.timeout(30):
+            while True:
+                status = await fleet.status()
+                if status["remote_start_failures"]:
+                    raise api.ApiError(f"StartTransaction: {status['remote_start_failures'][0]}")
+                if status["with_transaction"] >= len(station_ids):
+                    return sessions
+                await asyncio.sleep(0.2)
 
 
 def _setup_text(setup: dict[str, Any]) -> str:
@@ -568,52 +627,3 @@ async def _sleep_until(wall_time: float) -> None:
     delay = wall_time - time.time()
     if delay > 0:
         await asyncio.sleep(delay)
-
-
-async def sse_delays(url: str, seconds: float) -> dict[str, Any]:
-    """Subscribe to a Server-Sent Events stream and measure event arrival minus the event's own
-    time (`event_time` or `timestamp` in its JSON data). Best effort: the API is not final."""
-    import json
-    from datetime import datetime
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 5)
-    except (OSError, TimeoutError) as error:
-        return {"skipped": f"cannot connect to {url}: {error}"}
-    request = (
-        f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-        "Accept: text/event-stream\r\nConnection: close\r\n\r\n"
-    )
-    writer.write(request.encode())
-    delays: list[int] = []
-    try:
-        status_line = await asyncio.wait_for(reader.readline(), 5)
-        status = status_line.decode(errors="replace").strip()
-        if " 200" not in status:
-            return {"skipped": f"GET {url} answered {status!r}"}
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            try:
-                line = await asyncio.wait_for(reader.readline(), deadline - time.monotonic())
-            except TimeoutError:
-                break
-            if not line:
-                break
-            if not line.startswith(b"data:"):
-                continue
-            arrived = time.time()
-            with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
-                data = json.loads(line[5:])
-                stamp = data.get("event_time") or data.get("timestamp")
-                moment = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
-                delays.append(int((arrived - moment.timestamp()) * 1e6))
-    except (OSError, TimeoutError) as error:
-        return {"skipped": f"SSE stream {url} failed: {error}"}
-    finally:
-        writer.close()
-    if not delays:
-        return {"skipped": f"no timestamped events on {url}"}
-    return stats.summarise(delays).as_dict() | {"events": len(delays)}
