@@ -97,7 +97,7 @@ class BridgeSettings(BaseSettings):
         default=30.0, gt=0, description="Seconds to wait for a PUBACK before reconnecting."
     )
     mqtt_connect_timeout: float = Field(default=10.0, gt=0)
-    mqtt_reconnect_min: float = Field(default=0.5, gt=0, description="First back-off, seconds.")
+    mqtt_reconnect_min: float = Field(default=1.0, gt=0, description="First back-off, seconds.")
     mqtt_reconnect_max: float = Field(default=60.0, gt=0, description="Longest back-off.")
     mqtt_shadow: bool = Field(
         default=True, description="Also publish $aws/things/{thing}/shadow/update."

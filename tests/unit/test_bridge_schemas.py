@@ -3,9 +3,12 @@ central system's vocabulary."""
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import jsonschema_rs
 import pytest
 from pydantic import ValidationError
 
@@ -51,3 +54,25 @@ def test_event_times_are_utc_and_must_have_a_zone() -> None:
             event_time=datetime(2025, 3, 1, 13, 0),
             ocpp_version="1.6",
         )
+
+
+DOCS = Path(__file__).parents[2] / "docs" / "bridge.md"
+
+
+def test_the_documented_examples_are_valid_messages() -> None:
+    blocks = re.findall(r"```json\n(.*?)```", DOCS.read_text(), flags=re.DOTALL)
+    validators = {
+        stem: jsonschema_rs.validator_for(
+            json.loads((generate.JSON_DIR / f"{stem}.schema.json").read_text())
+        )
+        for stem in ("telemetry", "shadow-update")
+    }
+    events = set()
+    for block in blocks:
+        document = json.loads(block)
+        if "state" in document:
+            validators["shadow-update"].validate(document)
+        else:
+            validators["telemetry"].validate(document)
+            events.add(document["event"])
+    assert events == {"status", "connected", "meter", "started", "ended", "receipt", "signal"}
