@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
     parser.add_argument("--sse-sessions", type=int, help="app sessions watched over SSE (10)")
     parser.add_argument("--output", type=Path, default=Path(".bench"), help="results folder")
+    parser.add_argument(
+        "--report", type=Path, metavar="RESULTS_JSON", help="print the report of an earlier run"
+    )
     return parser
 
 
@@ -195,6 +198,9 @@ def print_report(results: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.report is not None:
+        print_report(report.from_json(json.loads(args.report.read_text())))
+        return 0
     config = make_config(args)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     config.workdir = (args.output / f"run-{stamp}").resolve()

@@ -460,7 +460,9 @@ class Bench:
             before["meter_answered"].values()
         )
         stored = rows_after - rows_before
-        lost = stations * SAMPLES_PER_MESSAGE - stored
+        # Lost: acknowledged but not stored. A station that never got back still holds its
+        # message (undelivered, not lost).
+        lost = max(0, queued_answered * SAMPLES_PER_MESSAGE - stored)
         all_back = len(synced) == stations
         within = synced[-1] if all_back and synced else math.inf
         result = {
@@ -478,6 +480,7 @@ class Bench:
             "rows_stored": stored,
             "rows_expected": stations * SAMPLES_PER_MESSAGE,
             "rows_lost": lost,
+            "undelivered_stations": stations - len(synced),
             "ok": all_back and lost == 0 and within <= 60.0,
         }
         self.log(

@@ -120,17 +120,18 @@ def test_report_lines_and_targets_from_results() -> None:
     assert "latency ours_sqlite@2000 p50=2.0ms p99=3.0ms p99.9=3.0ms" in lines
     targets = report.target_lines(results)
     assert not any(re.match(r"target FAIL", t) for t in targets)
-    assert "target ok: throughput ours/baseline >= 8x (9.1x)" in targets
-    assert "target ok: throughput ours/echo >= 0.5x (0.61x)" in targets
+    assert "target ok: throughput ours/baseline >= 8x (9.1x, per core 8.9x)" in targets
+    assert "target ok: throughput ours/echo >= 0.5x (0.61x, per core 0.60x)" in targets
+    assert "ours/baseline per-core 8.9x" in lines
     assert any(t.startswith("target ok: latency p99 < 50 ms") for t in targets)
     assert "MISSING" not in report.server_table(results)
 
 
 def test_jsonable_replaces_infinities() -> None:
-    assert report.jsonable({"a": math.inf, "b": (1, math.nan), "_x": 1}) == {
-        "a": None,
-        "b": [1, None],
-    }
+    value = {"a": math.inf, "b": (1, math.nan), "_x": 1}
+    assert report.jsonable(value) == {"a": "inf", "b": [1, None]}
+    back = report.from_json(report.jsonable(value))
+    assert back["a"] == math.inf and math.isnan(back["b"][1])
 
 
 def test_proc_stat_parsing() -> None:
