@@ -36,6 +36,7 @@ class SiteMemberRow(SQLModel, table=True):
     station_id: str = Field(primary_key=True, foreign_key="station.id", max_length=48)
     site_id: str = Field(foreign_key="site.id", max_length=48, index=True)
     priority: int = 0
+    max_power_w: int | None = Field(default=None, sa_type=BigInteger)  # migration 0004
 
 
 class ChargingProfileRow(SQLModel, table=True):

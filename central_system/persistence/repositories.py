@@ -53,6 +53,11 @@ from central_system.persistence.models import (
     utcnow,
 )
 from central_system.persistence.outbox import OutboxMapper
+from central_system.persistence.smart_charging_repositories import (
+    SqlActiveTransactionQueries,
+    SqlChargingProfileRepository,
+    SqlSiteRepository,
+)
 from central_system.services.event_bus import EventBus
 from central_system.services.ports import TransactionEventRecord
 
@@ -487,6 +492,9 @@ class SqlUnitOfWork:
     audit: SqlAuditRepository
     token_registry: SqlTokenRegistryRepository
     transaction_queries: SqlTransactionQueries
+    charging_profiles: SqlChargingProfileRepository
+    sites: SqlSiteRepository
+    active_transactions: SqlActiveTransactionQueries
 
     def __init__(
         self,
@@ -516,6 +524,9 @@ class SqlUnitOfWork:
         self.audit = SqlAuditRepository(self.session)
         self.token_registry = SqlTokenRegistryRepository(self.session)
         self.transaction_queries = SqlTransactionQueries(self.session)
+        self.charging_profiles = SqlChargingProfileRepository(self.session)
+        self.sites = SqlSiteRepository(self.session)
+        self.active_transactions = SqlActiveTransactionQueries(self.session)
         self._events = []
         return self
 

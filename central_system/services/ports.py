@@ -14,14 +14,24 @@ from central_system.domain.authorization import AuthorizationStatus, IdToken, Id
 from central_system.domain.connectors import ConnectorKey, ConnectorState, StatusReport
 from central_system.domain.events import DomainEvent
 from central_system.domain.geo import BoundingBox, Position
+from central_system.domain.load_management import SharePolicy
 from central_system.domain.metering import MeterSample
 from central_system.domain.payments import PaymentEventKind
 from central_system.domain.receipts import Receipt
 from central_system.domain.reservations import Reservation
 from central_system.domain.sessions import ChargingSession, SessionStatus
+from central_system.domain.smart_charging import (
+    ClearCriteria,
+    CompositeScheduleReply,
+    ProfileRecord,
+    ProfileSource,
+    ProfileStatus,
+    ReportCriteria,
+)
 from central_system.domain.stations import StationRecord
 from central_system.domain.tariffs import Tariff
 from central_system.domain.transactions import Transaction
+from schemas.charging_profiles import ChargingProfile, RateUnit
 
 
 class Clock(Protocol):
@@ -126,6 +136,12 @@ class UnitOfWork(Protocol):
     def token_registry(self) -> TokenRegistryRepository: ...
     @property
     def transaction_queries(self) -> TransactionQueries: ...
+    @property
+    def charging_profiles(self) -> ChargingProfileRepository: ...
+    @property
+    def sites(self) -> SiteRepository: ...
+    @property
+    def active_transactions(self) -> ActiveTransactionQueries: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
@@ -377,6 +393,104 @@ class TransactionQueries(Protocol):
     async def list_for_station(
         self, station_id: str, *, limit: int, offset: int
     ) -> Page[Transaction]: ...
+
+
+# --- Smart charging and load management ----------------------------------------------------
+
+
+class ChargingProfileRepository(Protocol):
+    """The charging profiles sent to stations, reported by them, or notified as limits."""
+
+    async def add(self, record: ProfileRecord) -> ProfileRecord:
+        """Insert; returns the record with its row id."""
+        ...
+
+    async def save(self, record: ProfileRecord) -> None: ...
+    async def for_station(
+        self,
+        station_id: str,
+        *,
+        statuses: Iterable[ProfileStatus] | None = None,
+        source: ProfileSource | None = None,
+    ) -> list[ProfileRecord]:
+        """Oldest first."""
+        ...
+
+    async def used_ids(self, station_id: str) -> list[int]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SiteRecord:
+    """A grid connection shared by stations: its limit is the load-management budget."""
+
+    id: str
+    grid_limit_w: int
+    policy: SharePolicy = SharePolicy.EQUAL
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SiteMember:
+    station_id: str
+    site_id: str
+    priority: int = 0
+    max_power_w: int | None = None  # the station's total output, if known
+
+
+class SiteRepository(Protocol):
+    async def get(self, site_id: str) -> SiteRecord | None: ...
+    async def all(self) -> list[SiteRecord]: ...
+    async def save(self, site: SiteRecord) -> None: ...
+    async def delete(self, site_id: str) -> None:
+        """The site and its memberships."""
+        ...
+
+    async def members(self, site_id: str) -> list[SiteMember]: ...
+    async def membership(self, station_id: str) -> SiteMember | None: ...
+    async def save_member(self, member: SiteMember) -> None: ...
+    async def delete_member(self, station_id: str) -> None: ...
+
+
+class ActiveTransactionQueries(Protocol):
+    async def list(self, station_ids: Sequence[str] | None = None) -> list[Transaction]:
+        """Transactions not ended yet, of the given stations (None: of every station)."""
+        ...
+
+
+class ChargingProfileControl(Protocol):
+    """Smart-charging and cost commands (transport's SmartChargingCommands), version-neutral.
+
+    Each raises StationOffline, StationCallTimeout or StationCallError; ValueError when the
+    station's OCPP version has no such command or its schema refuses the payload."""
+
+    def is_connected(self, station_id: str) -> bool: ...
+    def boot_accepted(self, station_id: str) -> bool: ...
+    async def set_charging_profile(
+        self, station_id: str, profile: ChargingProfile
+    ) -> CommandOutcome: ...
+    async def clear_charging_profile(
+        self, station_id: str, criteria: ClearCriteria
+    ) -> CommandOutcome: ...
+    async def get_composite_schedule(
+        self, station_id: str, evse_id: int, duration_s: int, rate_unit: RateUnit | None
+    ) -> CompositeScheduleReply: ...
+    async def get_charging_profiles(
+        self, station_id: str, request_id: int, criteria: ReportCriteria
+    ) -> CommandOutcome: ...
+    async def remote_start_with_profile(
+        self,
+        station_id: str,
+        id_token: IdToken,
+        *,
+        evse_id: int | None,
+        remote_start_id: int,
+        profile: ChargingProfile | None,
+    ) -> CommandOutcome: ...
+    async def cost_updated(
+        self, station_id: str, transaction_id: str, total_cost: Decimal
+    ) -> CommandOutcome | None:
+        """CostUpdated (2.x, I02); None when the station's version has no cost message."""
+        ...
 
 
 class CommandOutcome(Protocol):
