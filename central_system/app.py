@@ -23,8 +23,11 @@ from central_system.security.ca import CertificateAuthority
 from central_system.services.authorization import AuthorizationService
 from central_system.services.bundle import Services
 from central_system.services.certificates import CertificateService
+from central_system.services.costs import CostService
 from central_system.services.data_transfer import DataTransferService
 from central_system.services.event_bus import EventBus
+from central_system.services.load_management import LoadManagementService
+from central_system.services.smart_charging import SmartChargingService
 from central_system.services.stations import StationService
 from central_system.services.transactions import TransactionService
 from central_system.settings import Settings
@@ -32,6 +35,7 @@ from central_system.transport.commands import StationCommands
 from central_system.transport.gateway import ConnectionRegistry
 from central_system.transport.operations import CountingRouter, StationOperationsAdapter
 from central_system.transport.server import OcppServer
+from central_system.transport.smart_charging import SmartChargingCommands
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +90,10 @@ class CentralSystem:
             outbox=outbox_rows if settings.outbox_enabled else None,
         )
         clock = SystemClock()
+        self.registry = ConnectionRegistry()
+        self.commands = StationCommands(self.registry)
+        charging_control = SmartChargingCommands(self.registry, self.commands)
+        smart_charging = SmartChargingService(self.uow, clock, charging_control)
         self.services = Services(
             stations=StationService(
                 self.uow,
@@ -106,12 +114,27 @@ class CentralSystem:
                 validity=timedelta(days=settings.certificate_validity_days),
                 renew_before=timedelta(days=settings.certificate_renew_days),
             ),
+            smart_charging=smart_charging,
+            load_management=LoadManagementService(
+                self.uow,
+                clock,
+                charging_control,
+                smart_charging,
+                default_evse_w=settings.load_management_default_evse_w,
+                min_session_w=settings.load_management_min_session_w,
+                interval_s=settings.load_management_interval,
+            ),
+            costs=CostService(
+                self.uow,
+                clock,
+                charging_control,
+                update_interval_s=settings.cost_update_interval,
+            ),
         )
+        self.events.subscribe(self.services.load_management.on_events)
         self.services.data_transfer.register(
             signal.VENDOR_ID, signal.MESSAGE_ID, self.services.stations.signal_report
         )
-        self.registry = ConnectionRegistry()
-        self.commands = StationCommands(self.registry)
         self.ocpp = OcppServer(settings, self.services, self.registry)
         self.ocpp_port: int | None = None
         metrics = ApiMetrics()
@@ -168,6 +191,9 @@ class CentralSystem:
                     started.set()
                 async with asyncio.TaskGroup() as tasks:
                     tasks.create_task(self._renew_certificates())
+                    tasks.create_task(self.services.load_management.run(), name="load-management")
+                    if self.settings.cost_update_interval > 0:
+                        tasks.create_task(self.services.costs.run(), name="cost-updates")
                     await asyncio.Future()  # until cancelled
         finally:
             await self.registry.close_all()

@@ -109,6 +109,27 @@ class Settings(BaseSettings):
         default="test", description="Payment provider; `test` accepts tok_visa-style tokens."
     )
 
+    load_management_interval: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds between full load-management recomputations of every site.",
+    )
+    load_management_default_evse_w: int = Field(
+        default=22_000,
+        gt=0,
+        description="An EVSE's maximum power when the catalogue does not tell, W.",
+    )
+    load_management_min_session_w: int = Field(
+        default=0,
+        ge=0,
+        description="Below this share a session gets nothing (an EV's minimum charging rate), W.",
+    )
+    cost_update_interval: float = Field(
+        default=60.0,
+        ge=0,
+        description="Seconds between CostUpdated messages during 2.x transactions; 0: never.",
+    )
+
     outbox: bool | None = Field(
         default=None,
         description="Write events to the outbox for the bridge (default: on when "

@@ -6,7 +6,10 @@ from dataclasses import dataclass
 
 from central_system.services.authorization import AuthorizationService
 from central_system.services.certificates import CertificateService
+from central_system.services.costs import CostService
 from central_system.services.data_transfer import DataTransferService
+from central_system.services.load_management import LoadManagementService
+from central_system.services.smart_charging import SmartChargingService
 from central_system.services.stations import StationService
 from central_system.services.transactions import TransactionService
 
@@ -18,3 +21,6 @@ class Services:
     transactions: TransactionService
     data_transfer: DataTransferService
     certificates: CertificateService
+    smart_charging: SmartChargingService
+    load_management: LoadManagementService
+    costs: CostService

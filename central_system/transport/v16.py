@@ -18,6 +18,7 @@ from central_system.services.transactions import TransactionStart, TransactionSt
 from central_system.transport.connection import OcppConnection, StationSession
 from central_system.transport.handlers import HandlerSet, drop_none, handles, timestamp, wire_time
 from central_system.transport.ocppj import ErrorKind, RpcError
+from central_system.transport.smart_charging import after_boot
 
 _STATUSES_16 = frozenset(
     {
@@ -79,6 +80,8 @@ class Ocpp16Handlers(HandlerSet):
         )
         decision, now = await self.services.stations.boot(session.station_id, info)
         session.boot_accepted = decision.status.value == "Accepted"
+        if session.boot_accepted:
+            session.after_reply(after_boot(self.services.load_management, session.station_id))
         return {
             "status": decision.status.value,
             "currentTime": wire_time(now),

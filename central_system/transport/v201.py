@@ -13,6 +13,7 @@ from central_system.domain.authorization import IdToken, IdTokenInfo
 from central_system.domain.connectors import ConnectorKey, ConnectorStatus, StatusReport
 from central_system.domain.metering import RawMeterValue, RawSample
 from central_system.domain.signal import SignalReading, quality_for_dbm
+from central_system.domain.smart_charging import ChargingLimitSource
 from central_system.domain.stations import BootInfo, RegistrationStatus
 from central_system.domain.transactions import TransactionEventType
 from central_system.services.transactions import (
@@ -24,6 +25,11 @@ from central_system.services.transactions import (
 )
 from central_system.transport.connection import OcppConnection, StationSession
 from central_system.transport.handlers import HandlerSet, drop_none, handles, timestamp, wire_time
+from central_system.transport.smart_charging import (
+    after_boot,
+    external_limit_from_wire,
+    profile_from_wire,
+)
 
 
 def id_token(payload: dict[str, Any] | None) -> IdToken | None:
@@ -96,6 +102,8 @@ class Ocpp201Handlers(HandlerSet):
         )
         decision, now = await self.services.stations.boot(session.station_id, info)
         session.boot_accepted = decision.status is RegistrationStatus.ACCEPTED
+        if session.boot_accepted:
+            session.after_reply(after_boot(self.services.load_management, session.station_id))
         return {
             "currentTime": wire_time(now),
             "interval": decision.interval_seconds,
@@ -184,9 +192,14 @@ class Ocpp201Handlers(HandlerSet):
                     meter_values=values,
                 ),
             )
-        if token is None or result.id_token_info is None:
-            return {}
-        return {"idTokenInfo": id_token_info(result.id_token_info)}
+        response: dict[str, Any] = {}
+        if token is not None and result.id_token_info is not None:
+            response["idTokenInfo"] = id_token_info(result.id_token_info)
+        if event_type is TransactionEventType.ENDED and result.transaction is not None:
+            cost = await self.services.costs.final_cost(result.transaction)  # TC_I_02
+            if cost is not None:
+                response["totalCost"] = float(cost.total)
+        return response
 
     @handles("MeterValues")
     async def meter_values(self, session: StationSession, p: dict[str, Any]) -> dict[str, Any]:
@@ -279,13 +292,30 @@ class Ocpp201Handlers(HandlerSet):
     async def notify_charging_limit(
         self, session: StationSession, p: dict[str, Any]
     ) -> dict[str, Any]:
-        return await self._log_notification("NotifyChargingLimit", session, p)
+        """K12, TC_K_48: an external limit; its schedules are kept as external profiles."""
+        await self._log_notification("NotifyChargingLimit", session, p)
+        evse_id = p.get("evseId", 0)
+        await self.services.smart_charging.external_limit(
+            session.station_id,
+            evse_id=evse_id,
+            limit_source=ChargingLimitSource(p["chargingLimit"]["chargingLimitSource"]),
+            profiles=[external_limit_from_wire(s, evse_id) for s in p.get("chargingSchedule", [])],
+            grid_critical=p["chargingLimit"].get("isGridCritical"),
+        )
+        return {}
 
     @handles("ClearedChargingLimit")
     async def cleared_charging_limit(
         self, session: StationSession, p: dict[str, Any]
     ) -> dict[str, Any]:
-        return await self._log_notification("ClearedChargingLimit", session, p)
+        """K13, TC_K_50/51: the external limit no longer applies."""
+        await self._log_notification("ClearedChargingLimit", session, p)
+        await self.services.smart_charging.external_limit_cleared(
+            session.station_id,
+            evse_id=p.get("evseId"),
+            limit_source=ChargingLimitSource(p["chargingLimitSource"]),
+        )
+        return {}
 
     @handles("NotifyCustomerInformation")
     async def notify_customer_information(
@@ -303,7 +333,17 @@ class Ocpp201Handlers(HandlerSet):
     async def report_charging_profiles(
         self, session: StationSession, p: dict[str, Any]
     ) -> dict[str, Any]:
-        return await self._log_notification("ReportChargingProfiles", session, p)
+        """K09, TC_K_29-36/52: the profiles a station holds, answering GetChargingProfiles."""
+        await self._log_notification("ReportChargingProfiles", session, p)
+        await self.services.smart_charging.profiles_reported(
+            session.station_id,
+            request_id=p["requestId"],
+            limit_source=ChargingLimitSource(p["chargingLimitSource"]),
+            evse_id=p["evseId"],
+            profiles=[profile_from_wire(cp, p["evseId"]) for cp in p["chargingProfile"]],
+            more_to_come=p.get("tbc", False),
+        )
+        return {}
 
     @handles("ReservationStatusUpdate")
     async def reservation_status_update(
