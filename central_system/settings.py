@@ -67,6 +67,25 @@ class Settings(BaseSettings):
     certificate_check_interval: float = Field(
         default=3600.0, gt=0, description="Seconds between checks for certificates to renew."
     )
+    public_api_url: str | None = Field(
+        default=None,
+        description="Address stations reach the API at, for upload URLs (e.g. "
+        "https://csms.example.com); default http://API_HOST:API_PORT.",
+    )
+    public_ocpp_tls_url: str | None = Field(
+        default=None,
+        description="wss:// address for security profiles 2 and 3 given in SetNetworkProfile; "
+        "default wss://OCPP_HOST:OCPP_TLS_PORT/OCPP_PATH.",
+    )
+    upload_dir: Path = Field(
+        default=Path("uploads"), description="Where diagnostics and log files stations upload go."
+    )
+    upload_max_bytes: int = Field(
+        default=50 * 1024 * 1024, ge=1, description="Largest file a station may upload."
+    )
+    firmware_check_interval: float = Field(
+        default=30.0, gt=0, description="Seconds between sends of due firmware-campaign jobs."
+    )
     heartbeat_interval: int = Field(default=300, ge=1)
     boot_retry_interval: int = Field(
         default=60, ge=1, description="Interval returned with a Pending or Rejected boot."

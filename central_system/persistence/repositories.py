@@ -41,6 +41,11 @@ from central_system.persistence.billing_repositories import (
     SqlTokenRegistryRepository,
     SqlTransactionQueries,
 )
+from central_system.persistence.maintenance_repositories import (
+    SqlFirmwareRepository,
+    SqlLogRequestRepository,
+    SqlStationEventQueries,
+)
 from central_system.persistence.models import (
     ConnectorRow,
     ConnectorStatusLogRow,
@@ -483,6 +488,9 @@ class SqlUnitOfWork:
     transactions: SqlTransactionRepository
     meter_values: SqlMeterValueRepository
     station_log: SqlStationLogRepository
+    firmware: SqlFirmwareRepository
+    log_requests: SqlLogRequestRepository
+    station_events: SqlStationEventQueries
     accounts: SqlAccountRepository
     catalog: SqlCatalogRepository
     reservations: SqlReservationRepository
@@ -515,6 +523,9 @@ class SqlUnitOfWork:
         self.transactions = SqlTransactionRepository(self.session)
         self.meter_values = SqlMeterValueRepository(self.session)
         self.station_log = SqlStationLogRepository(self.session)
+        self.firmware = SqlFirmwareRepository(self.session)
+        self.log_requests = SqlLogRequestRepository(self.session)
+        self.station_events = SqlStationEventQueries(self.session)
         self.accounts = SqlAccountRepository(self.session)
         self.catalog = SqlCatalogRepository(self.session)
         self.reservations = SqlReservationRepository(self.session)

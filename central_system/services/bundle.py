@@ -8,8 +8,11 @@ from central_system.services.authorization import AuthorizationService
 from central_system.services.certificates import CertificateService
 from central_system.services.costs import CostService
 from central_system.services.data_transfer import DataTransferService
+from central_system.services.firmware import FirmwareService
 from central_system.services.load_management import LoadManagementService
 from central_system.services.smart_charging import SmartChargingService
+from central_system.services.log_uploads import LogUploadService
+from central_system.services.security import SecurityService
 from central_system.services.stations import StationService
 from central_system.services.transactions import TransactionService
 
@@ -21,6 +24,9 @@ class Services:
     transactions: TransactionService
     data_transfer: DataTransferService
     certificates: CertificateService
+    firmware: FirmwareService
+    log_uploads: LogUploadService
+    security: SecurityService
     smart_charging: SmartChargingService
     load_management: LoadManagementService
     costs: CostService

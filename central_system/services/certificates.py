@@ -19,6 +19,7 @@ from central_system.services.ports import Clock, UnitOfWorkFactory
 log = logging.getLogger(__name__)
 
 ISSUED = "CertificateIssued"
+DELIVERED = "CertificateSigned"  # the station's answer to CertificateSigned
 
 
 class CertificateSigner(Protocol):
@@ -85,12 +86,36 @@ class CertificateService:
             await uow.commit()
         return issued
 
+    async def delivered(
+        self, station_id: str, issued: IssuedCertificate, status: str | None
+    ) -> None:
+        """The station's answer to CertificateSigned. A certificate it rejected (TC_077: it
+        then reports InvalidChargePointCertificate) is not in use and not tracked for renewal."""
+        if status != "Accepted":
+            log.warning("%s: certificate %s %s", station_id, issued.serial_number, status)
+        async with self._uow() as uow:
+            await uow.station_log.add(
+                station_id,
+                DELIVERED,
+                self._clock.now(),
+                {"serialNumber": issued.serial_number, "status": status},
+            )
+            await uow.commit()
+
     async def due_for_renewal(self) -> list[tuple[str, str]]:
-        """(station id, certificate type) whose newest certificate expires soon."""
+        """(station id, certificate type) whose newest certificate in use expires soon."""
         async with self._uow() as uow:
             entries = await uow.station_log.by_kind(ISSUED)
+            answers = await uow.station_log.by_kind(DELIVERED)
+        rejected = {
+            (station_id, data.get("serialNumber"))
+            for station_id, _, data in answers
+            if data.get("status") != "Accepted"
+        }
         newest: dict[tuple[str, str], datetime] = {}
         for station_id, _, data in entries:
+            if (station_id, data.get("serialNumber")) in rejected:
+                continue
             newest[(station_id, data["certificateType"])] = parse_timestamp(data["notAfter"])
         now = self._clock.now()
         return sorted(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
 
 from central_system.domain.accounts import Account
 from central_system.domain.authorization import AuthorizationStatus, IdToken, IdTokenRecord
@@ -32,6 +32,13 @@ from central_system.domain.stations import StationRecord
 from central_system.domain.tariffs import Tariff
 from central_system.domain.transactions import Transaction
 from schemas.charging_profiles import ChargingProfile, RateUnit
+
+if TYPE_CHECKING:  # station maintenance (that module imports this one)
+    from central_system.services.maintenance_ports import (
+        FirmwareRepository,
+        LogRequestRepository,
+        StationEventQueries,
+    )
 
 
 class Clock(Protocol):
@@ -118,6 +125,12 @@ class UnitOfWork(Protocol):
     def meter_values(self) -> MeterValueRepository: ...
     @property
     def station_log(self) -> StationLogRepository: ...
+    @property
+    def firmware(self) -> FirmwareRepository: ...
+    @property
+    def log_requests(self) -> LogRequestRepository: ...
+    @property
+    def station_events(self) -> StationEventQueries: ...
     @property
     def accounts(self) -> AccountRepository: ...
     @property
