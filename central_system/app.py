@@ -19,20 +19,27 @@ from central_system.persistence.migrate import current_revision, head_revision, 
 from central_system.persistence.outbox import outbox_rows
 from central_system.persistence.passwords import Argon2PasswordHasher
 from central_system.persistence.repositories import SqlUnitOfWorkFactory
+from central_system.api.routers.log_uploads import upload_path
 from central_system.security.ca import CertificateAuthority
+from central_system.security.certificate_tools import CertificateTools
+from central_system.security.secrets import SystemSecrets
 from central_system.services.authorization import AuthorizationService
 from central_system.services.bundle import Services
 from central_system.services.certificates import CertificateService
 from central_system.services.costs import CostService
 from central_system.services.data_transfer import DataTransferService
 from central_system.services.event_bus import EventBus
+from central_system.services.firmware import FirmwareService
 from central_system.services.load_management import LoadManagementService
 from central_system.services.smart_charging import SmartChargingService
+from central_system.services.log_uploads import LogUploadService
+from central_system.services.security import SecurityService
 from central_system.services.stations import StationService
 from central_system.services.transactions import TransactionService
 from central_system.settings import Settings
 from central_system.transport.commands import StationCommands
 from central_system.transport.gateway import ConnectionRegistry
+from central_system.transport.maintenance import MaintenanceCommands
 from central_system.transport.operations import CountingRouter, StationOperationsAdapter
 from central_system.transport.server import OcppServer
 from central_system.transport.smart_charging import SmartChargingCommands
@@ -92,6 +99,8 @@ class CentralSystem:
         clock = SystemClock()
         self.registry = ConnectionRegistry()
         self.commands = StationCommands(self.registry)
+        maintenance = MaintenanceCommands(self.registry, self.commands)
+        secrets = SystemSecrets()
         charging_control = SmartChargingCommands(self.registry, self.commands)
         smart_charging = SmartChargingService(self.uow, clock, charging_control)
         self.services = Services(
@@ -106,6 +115,22 @@ class CentralSystem:
             authorization=AuthorizationService(self.uow, clock),
             transactions=TransactionService(self.uow, clock),
             data_transfer=DataTransferService(),
+            firmware=FirmwareService(self.uow, clock, maintenance, maintenance, secrets),
+            log_uploads=LogUploadService(
+                self.uow, clock, maintenance, secrets, self.upload_url
+            ),
+            security=SecurityService(
+                self.uow,
+                clock,
+                Argon2PasswordHasher(),
+                maintenance,
+                secrets,
+                CertificateTools(),
+                tls_available=settings.ocpp_tls_port is not None,
+                client_ca_available=settings.ocpp_tls_client_ca is not None,
+                csms_url=self.tls_url,
+                renew_before=timedelta(days=settings.certificate_renew_days),
+            ),
             certificates=CertificateService(
                 self.uow,
                 clock,
@@ -175,6 +200,31 @@ class CentralSystem:
                     log.warning("%s: certificate renewal not triggered: %s", station_id, error)
             await asyncio.sleep(self.settings.certificate_check_interval)
 
+    def upload_url(self, token: str) -> str:
+        """Where a station uploads a requested diagnostics or log file (TC_045, N01)."""
+        base = self.settings.public_api_url or (
+            f"http://{self.settings.api_host}:{self.api_port or self.settings.api_port}"
+        )
+        return base.rstrip("/") + upload_path(token)
+
+    def tls_url(self) -> str | None:
+        """The wss:// address stations use for security profiles 2 and 3."""
+        if self.settings.public_ocpp_tls_url:
+            return self.settings.public_ocpp_tls_url
+        port = self.ocpp_tls_port or self.settings.ocpp_tls_port
+        if not port:
+            return None
+        return f"wss://{self.settings.ocpp_host}:{port}{self.settings.ocpp_path}"
+
+    async def _firmware_campaigns(self) -> None:
+        """Send due firmware jobs to the stations connected here (campaigns and retries)."""
+        while True:
+            try:
+                await self.services.firmware.run_due()
+            except Exception:  # logged; the next round tries again
+                log.exception("sending firmware jobs failed")
+            await asyncio.sleep(self.settings.firmware_check_interval)
+
     async def run(self, started: asyncio.Event | None = None) -> None:
         """Serve until cancelled; `started` is set once every listener accepts connections."""
         await prepare_database(self.settings.database_url)
@@ -191,6 +241,7 @@ class CentralSystem:
                     started.set()
                 async with asyncio.TaskGroup() as tasks:
                     tasks.create_task(self._renew_certificates())
+                    tasks.create_task(self._firmware_campaigns(), name="firmware")
                     tasks.create_task(self.services.load_management.run(), name="load-management")
                     if self.settings.cost_update_interval > 0:
                         tasks.create_task(self.services.costs.run(), name="cost-updates")

@@ -11,9 +11,12 @@ from central_system.api.metrics import LatencyMiddleware
 from central_system.api.routers import (
     admin,
     auth,
+    firmware,
+    log_uploads,
     operations,
     receipts,
     reservations,
+    security,
     sessions,
     stations,
     system,
@@ -41,6 +44,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.state.ctx = ctx
     problems.install(app)
     for module in (auth, stations, operations, reservations, sessions, receipts, admin, system):
+        app.include_router(module.router)
+    for module in (firmware, log_uploads, security):  # station maintenance
         app.include_router(module.router)
     app.add_middleware(LatencyMiddleware, metrics=ctx.metrics)
     if ctx.settings.cors_origins:

@@ -31,6 +31,7 @@ from central_system.domain.stations import (
     validate_station_id,
 )
 from central_system.services.ports import Clock, PasswordHasher, UnitOfWorkFactory
+from central_system.services.security import admit_with_upgrade
 
 log = logging.getLogger(__name__)
 
@@ -126,12 +127,12 @@ class StationService:
             and username == station_id
         ):
             password_ok = await self._hasher.verify(record.password_hash, password)
-        decision = admit(
-            station_id,
-            record,
-            Credentials(username, password_ok, over_tls, client_certificate_ok),
-            auto_register=self._auto_register,
-        )
+        credentials = Credentials(username, password_ok, over_tls, client_certificate_ok)
+        decision = admit(station_id, record, credentials, auto_register=self._auto_register)
+        if record is not None:  # connecting with a profile it was asked to move to (TC_083)
+            async with self._uow() as uow:
+                if await admit_with_upgrade(uow, self._clock.now(), record, credentials):
+                    decision = Admission.ACCEPT
         if decision is Admission.UNAUTHORIZED and record is not None:
             await self.notification(
                 station_id,

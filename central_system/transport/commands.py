@@ -152,11 +152,10 @@ class StationCommands:
         if self._version(station_id) is OcppVersion.V16:
             payload = {"requestedMessage": "SignChargePointCertificate"}
             return _result(await self.send(station_id, "ExtendedTriggerMessage", payload))
-        requested = (
-            "SignV2GCertificate"
-            if certificate_type == "V2GCertificate"
-            else "SignChargingStationCertificate"
-        )
+        requested = {
+            "V2GCertificate": "SignV2GCertificate",
+            "CombinedCertificate": "SignCombinedCertificate",  # TC_A_13
+        }.get(certificate_type, "SignChargingStationCertificate")
         return _result(
             await self.send(station_id, "TriggerMessage", {"requestedMessage": requested})
         )

@@ -183,18 +183,23 @@ class Ocpp16Handlers(HandlerSet):
     async def diagnostics_status(
         self, session: StationSession, p: dict[str, Any]
     ) -> dict[str, Any]:
-        """TC_045: always answered."""
+        """TC_045_1/TC_045_2: always answered; the GetDiagnostics request follows it."""
         await self.services.stations.notification(
             session.station_id, "DiagnosticsStatusNotification", p, diagnostics_status=p["status"]
+        )
+        await self.services.log_uploads.status_reported(
+            session.station_id, p["status"], None, diagnostics=True
         )
         return {}
 
     @handles("FirmwareStatusNotification")
     async def firmware_status(self, session: StationSession, p: dict[str, Any]) -> dict[str, Any]:
-        """TC_044: every FirmwareStatusNotification gets a real answer."""
+        """TC_044_1-3: every FirmwareStatusNotification gets a real answer; the station's
+        current firmware job follows it."""
         await self.services.stations.notification(
             session.station_id, "FirmwareStatusNotification", p, firmware_status=p["status"]
         )
+        await self.services.firmware.status_reported(session.station_id, p["status"], None)
         return {}
 
     @handles("SecurityEventNotification")
@@ -207,8 +212,12 @@ class Ocpp16Handlers(HandlerSet):
 
     @handles("LogStatusNotification")
     async def log_status(self, session: StationSession, p: dict[str, Any]) -> dict[str, Any]:
+        """Security extension GetLog (TC_079): the request with its requestId follows it."""
         await self.services.stations.notification(
             session.station_id, "LogStatusNotification", p, diagnostics_status=p["status"]
+        )
+        await self.services.log_uploads.status_reported(
+            session.station_id, p["status"], p.get("requestId"), diagnostics=False
         )
         return {}
 
@@ -216,8 +225,12 @@ class Ocpp16Handlers(HandlerSet):
     async def signed_firmware_status(
         self, session: StationSession, p: dict[str, Any]
     ) -> dict[str, Any]:
+        """Security extension SignedUpdateFirmware (TC_080/TC_081): the job follows it."""
         await self.services.stations.notification(
             session.station_id, "SignedFirmwareStatusNotification", p, firmware_status=p["status"]
+        )
+        await self.services.firmware.status_reported(
+            session.station_id, p["status"], p.get("requestId")
         )
         return {}
 
@@ -234,9 +247,10 @@ class Ocpp16Handlers(HandlerSet):
             issued = await certificates.issue(
                 session.station_id, p["csr"], "ChargePointCertificate"
             )
-            await connection.call(
+            answer = await connection.call(
                 "CertificateSigned", {"certificateChain": issued.certificate_chain_pem}
             )
+            await certificates.delivered(session.station_id, issued, answer.get("status"))
 
         session.after_reply(send_certificate)
         return {"status": "Accepted"}

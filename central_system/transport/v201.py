@@ -230,17 +230,23 @@ class Ocpp201Handlers(HandlerSet):
 
     @handles("FirmwareStatusNotification")
     async def firmware_status(self, session: StationSession, p: dict[str, Any]) -> dict[str, Any]:
-        """L01: always answered."""
+        """L01-L02, TC_L_01-TC_L_13: always answered; the job with its requestId follows it."""
         await self.services.stations.notification(
             session.station_id, "FirmwareStatusNotification", p, firmware_status=p["status"]
+        )
+        await self.services.firmware.status_reported(
+            session.station_id, p["status"], p.get("requestId")
         )
         return {}
 
     @handles("LogStatusNotification")
     async def log_status(self, session: StationSession, p: dict[str, Any]) -> dict[str, Any]:
-        """N01."""
+        """N01, TC_N_25/TC_N_35: the GetLog request with its requestId follows it."""
         await self.services.stations.notification(
             session.station_id, "LogStatusNotification", p, diagnostics_status=p["status"]
+        )
+        await self.services.log_uploads.status_reported(
+            session.station_id, p["status"], p.get("requestId"), diagnostics=False
         )
         return {}
 
@@ -368,17 +374,23 @@ class Ocpp201Handlers(HandlerSet):
                 "status": "Rejected",
                 "statusInfo": {"reasonCode": "InvalidCSR", "additionalInfo": reason[:512]},
             }
-        certificate_type = p.get("certificateType", "ChargingStationCertificate")
+        # absent: one certificate for both OCPP and ISO 15118 (combined, TC_A_13)
+        certificate_type = p.get("certificateType")
 
         async def send_certificate(connection: OcppConnection) -> None:
-            issued = await certificates.issue(session.station_id, p["csr"], certificate_type)
-            await connection.call(
-                "CertificateSigned",
-                {
-                    "certificateChain": issued.certificate_chain_pem,
-                    "certificateType": certificate_type,
-                },
+            issued = await certificates.issue(
+                session.station_id, p["csr"], certificate_type or "CombinedCertificate"
             )
+            answer = await connection.call(
+                "CertificateSigned",
+                drop_none(
+                    {
+                        "certificateChain": issued.certificate_chain_pem,
+                        "certificateType": certificate_type,
+                    }
+                ),
+            )
+            await certificates.delivered(session.station_id, issued, answer.get("status"))
 
         session.after_reply(send_certificate)
         return {"status": "Accepted"}
