@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from central_system.api.metrics import ApiMetrics
+from central_system.api.routers.log_uploads import upload_path
 from central_system.api.runtime import ApiRuntime
 from central_system.domain import signal
 from central_system.persistence.database import create_engine, session_factory
@@ -19,7 +20,6 @@ from central_system.persistence.migrate import current_revision, head_revision, 
 from central_system.persistence.outbox import outbox_rows
 from central_system.persistence.passwords import Argon2PasswordHasher
 from central_system.persistence.repositories import SqlUnitOfWorkFactory
-from central_system.api.routers.log_uploads import upload_path
 from central_system.security.ca import CertificateAuthority
 from central_system.security.certificate_tools import CertificateTools
 from central_system.security.secrets import SystemSecrets
@@ -31,9 +31,9 @@ from central_system.services.data_transfer import DataTransferService
 from central_system.services.event_bus import EventBus
 from central_system.services.firmware import FirmwareService
 from central_system.services.load_management import LoadManagementService
-from central_system.services.smart_charging import SmartChargingService
 from central_system.services.log_uploads import LogUploadService
 from central_system.services.security import SecurityService
+from central_system.services.smart_charging import SmartChargingService
 from central_system.services.stations import StationService
 from central_system.services.transactions import TransactionService
 from central_system.settings import Settings
@@ -116,9 +116,7 @@ class CentralSystem:
             transactions=TransactionService(self.uow, clock),
             data_transfer=DataTransferService(),
             firmware=FirmwareService(self.uow, clock, maintenance, maintenance, secrets),
-            log_uploads=LogUploadService(
-                self.uow, clock, maintenance, secrets, self.upload_url
-            ),
+            log_uploads=LogUploadService(self.uow, clock, maintenance, secrets, self.upload_url),
             security=SecurityService(
                 self.uow,
                 clock,

@@ -10,9 +10,9 @@ from central_system.services.costs import CostService
 from central_system.services.data_transfer import DataTransferService
 from central_system.services.firmware import FirmwareService
 from central_system.services.load_management import LoadManagementService
-from central_system.services.smart_charging import SmartChargingService
 from central_system.services.log_uploads import LogUploadService
 from central_system.services.security import SecurityService
+from central_system.services.smart_charging import SmartChargingService
 from central_system.services.stations import StationService
 from central_system.services.transactions import TransactionService
 

@@ -133,9 +133,7 @@ class FirmwareService:
         """Update one station now: a campaign of one whose job is sent at once (later attempts
         go like a campaign's). Raises the station errors (StationOffline, ...) after recording
         them on the job."""
-        campaign, (job,) = await self._create(
-            [station_id], request, policy, created_by, claim=True
-        )
+        campaign, (job,) = await self._create([station_id], request, policy, created_by, claim=True)
         self._sending.add(job.id)
         try:
             return await self._deliver(job, campaign, raise_errors=True)
