@@ -8,7 +8,7 @@ is recognised as the same row. Energy registers are integers in Wh.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
@@ -148,8 +148,24 @@ def normalise_sample(timestamp: datetime, raw: RawSample) -> MeterSample:
 
 
 def normalise(meter_values: Iterable[RawMeterValue]) -> list[MeterSample]:
-    """Normalise all sampled values of one message; raises InvalidSample on the first bad one."""
-    return [normalise_sample(mv.timestamp, raw) for mv in meter_values for raw in mv.samples]
+    """Normalise all sampled values of one message; raises InvalidSample on the first bad one.
+
+    A 1.6 SignedData sample that repeats a plain sample of the same reading (time, measurand,
+    phase, location, context) is kept on that sample as its signed data: stored apart, one of
+    the two would be taken for a replay of the other and dropped."""
+    samples = [normalise_sample(mv.timestamp, raw) for mv in meter_values for raw in mv.samples]
+    plain = {_identity(s): i for i, s in enumerate(samples) if s.value is not None}
+    merged: list[MeterSample | None] = list(samples)
+    for index, sample in enumerate(samples):
+        target = plain.get(_identity(sample))
+        if sample.value is None and target is not None:
+            merged[target] = replace(samples[target], signed_data=sample.signed_data)
+            merged[index] = None
+    return [sample for sample in merged if sample is not None]
+
+
+def _identity(sample: MeterSample) -> tuple[object, ...]:
+    return (sample.timestamp, sample.measurand, sample.phase, sample.location, sample.context)
 
 
 def wh(value: Decimal) -> int:

@@ -29,6 +29,8 @@ class TransactionEventType(StrEnum):
 
 
 DEFAULT_STOP_REASON = "Local"  # 1.6: an absent reason means Local; 2.0.1 likewise.
+# 2.0.1: a transaction may start before its EVSE is known (TxStartPoint Authorized).
+UNKNOWN_EVSE = ConnectorKey(0, 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,14 @@ def apply_samples(transaction: Transaction, samples: list[MeterSample]) -> Trans
     elif meter_start is None and readings.first_wh is not None:
         meter_start = readings.first_wh
     return replace(transaction, meter_start_wh=meter_start, live=live)
+
+
+def at_evse(transaction: Transaction, key: ConnectorKey | None) -> Transaction:
+    """Take the EVSE a later event names when the transaction began without one
+    (TC_J_08)."""
+    if key is None or key.evse_id == 0 or transaction.key != UNKNOWN_EVSE:
+        return transaction
+    return replace(transaction, key=key)
 
 
 @dataclass(frozen=True, slots=True)

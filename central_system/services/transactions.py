@@ -241,8 +241,13 @@ class TransactionService:
                 ),
                 samples,
             )
+            transaction = tx_rules.at_evse(transaction, request.key)
             if request.sequence is not None:
-                transaction = replace(transaction, last_seq_no=request.sequence.seq_no)
+                transaction = replace(
+                    transaction,
+                    last_seq_no=request.sequence.seq_no,
+                    offline=transaction.offline or request.sequence.offline,  # TC_E_31
+                )
             await uow.transactions.save(transaction)
             await self._record_event(
                 uow,
@@ -325,7 +330,7 @@ class TransactionService:
                     start_authorization=info.status,
                     group_id=info.group_id,
                 )
-        transaction = tx_rules.apply_samples(transaction, samples)
+        transaction = tx_rules.at_evse(tx_rules.apply_samples(transaction, samples), request.key)
         if request.charging_state is not None and not transaction.ended:
             transaction = replace(transaction, charging_state=request.charging_state)
         if request.remote_start_id is not None and transaction.remote_start_id is None:

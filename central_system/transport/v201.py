@@ -7,6 +7,7 @@ boot was accepted (checked in the connection, TC_B_30).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from central_system.domain.authorization import IdToken, IdTokenInfo
@@ -15,7 +16,7 @@ from central_system.domain.metering import RawMeterValue, RawSample
 from central_system.domain.signal import SignalReading, quality_for_dbm
 from central_system.domain.smart_charging import ChargingLimitSource
 from central_system.domain.stations import BootInfo, RegistrationStatus
-from central_system.domain.transactions import TransactionEventType
+from central_system.domain.transactions import UNKNOWN_EVSE, TransactionEventType
 from central_system.services.transactions import (
     EventSequence,
     TransactionResult,
@@ -66,7 +67,9 @@ def meter_values(payload: list[dict[str, Any]]) -> list[RawMeterValue]:
                     phase=sv.get("phase"),
                     location=sv.get("location"),
                     context=sv.get("context"),
-                    signed_data=signed.get("signedMeterData") if signed else None,
+                    # the whole signedMeterValue (data, method, encoding, public key):
+                    # what a verifier needs (TC_E_11, TC_J_04, TC_J_11)
+                    signed_data=json.dumps(signed, separators=(",", ":")) if signed else None,
                 )
             )
         result.append(RawMeterValue(timestamp(mv, "timestamp"), samples))
@@ -154,7 +157,7 @@ class Ocpp201Handlers(HandlerSet):
             result = await transactions.start(
                 session.station_id,
                 TransactionStart(
-                    key=key or ConnectorKey(1, 1),
+                    key=key or UNKNOWN_EVSE,  # TC_J_08: the EVSE comes later
                     started_at=at,
                     id_token=token,
                     transaction_id=info["transactionId"],
