@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from central_system.api.metrics import ApiMetrics
-from central_system.api.routers.log_uploads import upload_path
 from central_system.api.runtime import ApiRuntime
 from central_system.domain import signal
 from central_system.persistence.database import create_engine, session_factory
@@ -20,6 +19,7 @@ from central_system.persistence.migrate import current_revision, head_revision, 
 from central_system.persistence.outbox import outbox_rows
 from central_system.persistence.passwords import Argon2PasswordHasher
 from central_system.persistence.repositories import SqlUnitOfWorkFactory
+from central_system.api.routers.log_uploads import upload_path
 from central_system.security.ca import CertificateAuthority
 from central_system.security.certificate_tools import CertificateTools
 from central_system.security.secrets import SystemSecrets
@@ -116,7 +116,9 @@ class CentralSystem:
             transactions=TransactionService(self.uow, clock),
             data_transfer=DataTransferService(),
             firmware=FirmwareService(self.uow, clock, maintenance, maintenance, secrets),
-            log_uploads=LogUploadService(self.uow, clock, maintenance, secrets, self.upload_url),
+            log_uploads=LogUploadService(
+                self.uow, clock, maintenance, secrets, self.upload_url
+            ),
             security=SecurityService(
                 self.uow,
                 clock,

@@ -18,6 +18,8 @@ from central_system.api.routers import (
     reservations,
     security,
     sessions,
+    sites,
+    smart_charging,
     stations,
     system,
 )
@@ -46,6 +48,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
     for module in (auth, stations, operations, reservations, sessions, receipts, admin, system):
         app.include_router(module.router)
     for module in (firmware, log_uploads, security):  # station maintenance
+        app.include_router(module.router)
+    for module in (smart_charging, sites):  # charging profiles, load management
         app.include_router(module.router)
     app.add_middleware(LatencyMiddleware, metrics=ctx.metrics)
     if ctx.settings.cors_origins:
