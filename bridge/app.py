@@ -225,7 +225,7 @@ class Bridge:
             if rows:
                 await self._publish_batch(client, store, rows, rate)
                 self._log_progress()
-            elif self._dirty_shadows:
+            elif set(self._dirty_shadows) - set(self._held_stations()):
                 await self._publish_batch(client, store, [], rate)
             else:
                 with contextlib.suppress(TimeoutError):
@@ -265,6 +265,9 @@ class Bridge:
                     break
             await batch.wait()
             in_order = self._in_order(rows, batch.acked_rows)
+            for row in rows:  # the broker takes this station's messages again
+                if row.id in batch.acked_rows and row.station_id not in batch.refused_stations:
+                    self._held.pop(row.station_id, None)
             if self._shadow is not None:
                 for row in rows:
                     if row.id in in_order and (change := self._shadow.apply(row.payload)):
@@ -279,9 +282,6 @@ class Bridge:
         self.stats.shadow_updates += len(batch.acked_shadows)
         self.stats.refused += len(batch.refused)
         self._hold(batch.refused_stations)
-        for row in rows:
-            if row.id in batch.acked_rows:
-                self._held.pop(row.station_id, None)
         if batch.acked_rows and batch.failure is None:
             self._backoff.reset()
         deletable = [
@@ -297,8 +297,9 @@ class Bridge:
     async def _publish_shadows(self, batch: _Batch) -> None:
         """Publish the shadow documents that changed and are not acknowledged yet."""
         assert self._shadow is not None
+        held = set(self._held_stations()) | batch.refused_stations
         for station, token in list(self._dirty_shadows.items()):
-            if station in batch.refused_stations or station in self._held:
+            if station in held:
                 continue
             topic, payload = self._shadow.update(station, token)
             if len(payload) > limits.MAX_SHADOW_STATE_BYTES:

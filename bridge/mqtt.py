@@ -64,7 +64,12 @@ def is_unsupported_protocol(error: BaseException) -> bool:
 
 
 class AckingClient(aiomqtt.Client):
-    """An aiomqtt client whose `publish_acked` reports refusals and lost connections."""
+    """An aiomqtt client whose `publish_acked` reports refusals and lost connections.
+
+    It builds on aiomqtt 2.x internals (`_client`, `_connected`, `_disconnected`, `_loop` and the
+    `_on_publish` / `_on_disconnect` callbacks); the bridge's integration tests exercise each of
+    them against a real broker, so an aiomqtt upgrade that changes them fails there.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
