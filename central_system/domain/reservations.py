@@ -85,3 +85,53 @@ def expire_if_due(reservation: Reservation, now: datetime) -> Reservation | None
             reservation, status=ReservationStatus.EXPIRED, ended_at=reservation.expires_at
         )
     return None
+
+
+class ReservationUse(StrEnum):
+    """What a transaction that names a reservation does to it (TC_046, TC_053, TC_H_19)."""
+
+    USED = "Used"  # the reserved token, or one of its group: the reservation ends, used
+    WRONG_TOKEN = "WrongToken"  # someone else: refused, the reservation stays
+    NOT_ACTIVE = "NotActive"  # no such active reservation here: nothing to do
+
+
+def use(
+    reservation: Reservation | None,
+    *,
+    station_id: str,
+    presented: str | None,
+    presented_group: str | None,
+    reserved_group: str | None,
+    now: datetime,
+) -> ReservationUse:
+    """Whether the token that starts a transaction with this reservation may use it: the
+    reserved token itself, or a token with the reservation's parent id tag / group id."""
+    if (
+        reservation is None
+        or reservation.station_id != station_id
+        or not reservation.is_active(now)
+        or presented is None
+    ):
+        return ReservationUse.NOT_ACTIVE
+    if presented == reservation.id_token:
+        return ReservationUse.USED
+    if reserved_group is not None and presented_group == reserved_group:
+        return ReservationUse.USED
+    return ReservationUse.WRONG_TOKEN
+
+
+# 2.0.1 ReservationStatusUpdate: the station ended a reservation by itself (H03/H04).
+_STATION_ENDS = {"Expired": ReservationStatus.EXPIRED, "Removed": ReservationStatus.CANCELLED}
+
+
+def ended_by_station(reservation: Reservation, update: str, now: datetime) -> Reservation | None:
+    """The reservation after the station says it expired (TC_H_07) or removed it (e.g. the
+    EVSE faulted, TC_H_20); None when it is already over or the update is unknown."""
+    status = _STATION_ENDS.get(update)
+    if status is None or reservation.status not in (
+        ReservationStatus.ACCEPTED,
+        ReservationStatus.PENDING,
+    ):
+        return None
+    ended = min(now, reservation.expires_at) if status is ReservationStatus.EXPIRED else now
+    return replace(reservation, status=status, ended_at=ended)
