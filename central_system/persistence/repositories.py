@@ -41,6 +41,8 @@ from central_system.persistence.billing_repositories import (
     SqlTokenRegistryRepository,
     SqlTransactionQueries,
 )
+from central_system.persistence.device_model_repository import SqlDeviceModelRepository
+from central_system.persistence.local_list_repository import SqlLocalListRepository
 from central_system.persistence.maintenance_repositories import (
     SqlFirmwareRepository,
     SqlLogRequestRepository,
@@ -500,6 +502,8 @@ class SqlUnitOfWork:
     audit: SqlAuditRepository
     token_registry: SqlTokenRegistryRepository
     transaction_queries: SqlTransactionQueries
+    local_lists: SqlLocalListRepository
+    device_model: SqlDeviceModelRepository
     charging_profiles: SqlChargingProfileRepository
     sites: SqlSiteRepository
     active_transactions: SqlActiveTransactionQueries
@@ -535,6 +539,8 @@ class SqlUnitOfWork:
         self.audit = SqlAuditRepository(self.session)
         self.token_registry = SqlTokenRegistryRepository(self.session)
         self.transaction_queries = SqlTransactionQueries(self.session)
+        self.local_lists = SqlLocalListRepository(self.session)
+        self.device_model = SqlDeviceModelRepository(self.session)
         self.charging_profiles = SqlChargingProfileRepository(self.session)
         self.sites = SqlSiteRepository(self.session)
         self.active_transactions = SqlActiveTransactionQueries(self.session)

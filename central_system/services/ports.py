@@ -31,6 +31,7 @@ from central_system.domain.smart_charging import (
 from central_system.domain.stations import StationRecord
 from central_system.domain.tariffs import Tariff
 from central_system.domain.transactions import Transaction
+from central_system.services.control_ports import DeviceModelRepository, LocalListRepository
 from schemas.charging_profiles import ChargingProfile, RateUnit
 
 if TYPE_CHECKING:  # station maintenance (that module imports this one)
@@ -149,6 +150,10 @@ class UnitOfWork(Protocol):
     def token_registry(self) -> TokenRegistryRepository: ...
     @property
     def transaction_queries(self) -> TransactionQueries: ...
+    @property
+    def local_lists(self) -> LocalListRepository: ...
+    @property
+    def device_model(self) -> DeviceModelRepository: ...
     @property
     def charging_profiles(self) -> ChargingProfileRepository: ...
     @property
