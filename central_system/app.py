@@ -12,14 +12,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from central_system.api.metrics import ApiMetrics
+from central_system.api.routers.log_uploads import upload_path
 from central_system.api.runtime import ApiRuntime
+from central_system.api.security import SystemIds
 from central_system.domain import signal
 from central_system.persistence.database import create_engine, session_factory
 from central_system.persistence.migrate import current_revision, head_revision, upgrade
 from central_system.persistence.outbox import outbox_rows
 from central_system.persistence.passwords import Argon2PasswordHasher
 from central_system.persistence.repositories import SqlUnitOfWorkFactory
-from central_system.api.routers.log_uploads import upload_path
 from central_system.security.ca import CertificateAuthority
 from central_system.security.certificate_tools import CertificateTools
 from central_system.security.secrets import SystemSecrets
@@ -28,19 +29,26 @@ from central_system.services.bundle import Services
 from central_system.services.certificates import CertificateService
 from central_system.services.costs import CostService
 from central_system.services.data_transfer import DataTransferService
+from central_system.services.device_model import DeviceModelService
 from central_system.services.event_bus import EventBus
 from central_system.services.firmware import FirmwareService
 from central_system.services.load_management import LoadManagementService
+from central_system.services.local_lists import LocalListService
 from central_system.services.log_uploads import LogUploadService
+from central_system.services.remote_control import RemoteControlService
 from central_system.services.security import SecurityService
 from central_system.services.smart_charging import SmartChargingService
+from central_system.services.station_reservations import StationReservationService
 from central_system.services.stations import StationService
 from central_system.services.transactions import TransactionService
 from central_system.settings import Settings
 from central_system.transport.commands import StationCommands
+from central_system.transport.device_model_commands import DeviceModelCommands
 from central_system.transport.gateway import ConnectionRegistry
+from central_system.transport.local_list_commands import LocalListCommands
 from central_system.transport.maintenance import MaintenanceCommands
 from central_system.transport.operations import CountingRouter, StationOperationsAdapter
+from central_system.transport.remote_commands import RemoteCommands
 from central_system.transport.server import OcppServer
 from central_system.transport.smart_charging import SmartChargingCommands
 
@@ -103,6 +111,7 @@ class CentralSystem:
         secrets = SystemSecrets()
         charging_control = SmartChargingCommands(self.registry, self.commands)
         smart_charging = SmartChargingService(self.uow, clock, charging_control)
+        ids = SystemIds()
         self.services = Services(
             stations=StationService(
                 self.uow,
@@ -139,6 +148,21 @@ class CentralSystem:
                 validity=timedelta(days=settings.certificate_validity_days),
                 renew_before=timedelta(days=settings.certificate_renew_days),
             ),
+            local_lists=LocalListService(
+                self.uow,
+                clock,
+                LocalListCommands(self.registry),
+                sync_interval=settings.local_list_sync_interval,
+            ),
+            device_model=DeviceModelService(
+                self.uow, clock, DeviceModelCommands(self.registry), ids
+            ),
+            station_reservations=StationReservationService(
+                self.uow, clock, self.commands, max_minutes=settings.reservation_max_minutes
+            ),
+            remote_control=RemoteControlService(
+                self.uow, self.commands, RemoteCommands(self.registry), ids
+            ),
             smart_charging=smart_charging,
             load_management=LoadManagementService(
                 self.uow,
@@ -157,6 +181,7 @@ class CentralSystem:
             ),
         )
         self.events.subscribe(self.services.load_management.on_events)
+        self.events.subscribe(self.services.local_lists.on_events)
         self.services.data_transfer.register(
             signal.VENDOR_ID, signal.MESSAGE_ID, self.services.stations.signal_report
         )
@@ -241,6 +266,7 @@ class CentralSystem:
                     started.set()
                 async with asyncio.TaskGroup() as tasks:
                     tasks.create_task(self._renew_certificates())
+                    tasks.create_task(self.services.local_lists.run(), name="local-lists")
                     tasks.create_task(self._firmware_campaigns(), name="firmware")
                     tasks.create_task(self.services.load_management.run(), name="load-management")
                     if self.settings.cost_update_interval > 0:

@@ -149,6 +149,13 @@ class Settings(BaseSettings):
         description="Seconds between CostUpdated messages during 2.x transactions; 0: never.",
     )
 
+    local_list_sync_interval: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds between checks that managed stations hold the current local "
+        "authorization list (token changes made through the API are sent at once).",
+    )
+
     outbox: bool | None = Field(
         default=None,
         description="Write events to the outbox for the bridge (default: on when "

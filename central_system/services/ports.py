@@ -546,6 +546,7 @@ class StationControl(Protocol):
         id_token: IdToken,
         evse_id: int | None = None,
         group_id: str | None = None,
+        connector_type: str | None = None,
     ) -> CommandOutcome: ...
     async def cancel_reservation(self, station_id: str, reservation_id: int) -> CommandOutcome: ...
 
@@ -579,7 +580,12 @@ class StationOperations(StationControl, Protocol):
         connector_id: int | None = None,
     ) -> CommandOutcome: ...
     async def trigger_message(
-        self, station_id: str, message: str, *, evse_id: int | None = None
+        self,
+        station_id: str,
+        message: str,
+        *,
+        evse_id: int | None = None,
+        connector_id: int | None = None,
     ) -> CommandOutcome: ...
     async def clear_cache(self, station_id: str) -> CommandOutcome: ...
     async def get_configuration(

@@ -30,6 +30,7 @@ from central_system.services.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from central_system.services.station_reservations import use_reservation
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,10 @@ class TransactionService:
             if request.id_token is not None:
                 info = await AuthorizationService.authorize_in(
                     uow, request.id_token, now, check_concurrent=True
+                )
+            if request.reservation_id is not None:  # TC_046, TC_053, TC_H_19
+                info = await use_reservation(
+                    uow, station_id, request.reservation_id, request.id_token, info, now
                 )
             transaction = Transaction(
                 station_id=station_id,

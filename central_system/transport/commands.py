@@ -131,16 +131,22 @@ class StationCommands:
         return _result(await self.send(station_id, "ChangeAvailability", payload))
 
     async def trigger_message(
-        self, station_id: str, message: str, *, evse_id: int | None = None
+        self,
+        station_id: str,
+        message: str,
+        *,
+        evse_id: int | None = None,
+        connector_id: int | None = None,
     ) -> CommandResult:
         """`message` is the 1.6 or 2.x name (DiagnosticsStatusNotification and
-        LogStatusNotification are translated)."""
+        LogStatusNotification are translated); 2.x `connector_id` of the EVSE (a
+        StatusNotification is per connector, TC_F_23/24)."""
         if self._version(station_id) is OcppVersion.V16:
             name = {v: k for k, v in _TRIGGER_NAMES_2X.items()}.get(message, message)
             payload = drop_none({"requestedMessage": name, "connectorId": evse_id})
             return _result(await self.send(station_id, "TriggerMessage", payload))
         name = _TRIGGER_NAMES_2X.get(message, message)
-        evse = {"id": evse_id} if evse_id else None
+        evse = drop_none({"id": evse_id, "connectorId": connector_id}) if evse_id else None
         payload = drop_none({"requestedMessage": name, "evse": evse})
         return _result(await self.send(station_id, "TriggerMessage", payload))
 
@@ -172,8 +178,12 @@ class StationCommands:
         id_token: IdToken,
         evse_id: int | None = None,
         group_id: str | None = None,
+        connector_type: str | None = None,
     ) -> CommandResult:
-        """`evse_id` None: any EVSE (1.6 connector 0)."""
+        """`evse_id` None: any EVSE (1.6 connector 0); `connector_type` (2.x): any EVSE with
+        such a connector (TC_H_15)."""
+        if connector_type is not None and self._version(station_id) is OcppVersion.V16:
+            raise UnsupportedByVersion("OCPP 1.6 cannot reserve a connector type")
         if self._version(station_id) is OcppVersion.V16:
             payload = drop_none(
                 {
@@ -195,6 +205,7 @@ class StationCommands:
                 "groupIdToken": (
                     {"idToken": group_id, "type": _DEFAULT_TOKEN_TYPE} if group_id else None
                 ),
+                "connectorType": connector_type,
             }
         )
         return _result(await self.send(station_id, "ReserveNow", payload))

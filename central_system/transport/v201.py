@@ -25,6 +25,7 @@ from central_system.services.transactions import (
     TransactionUpdate,
 )
 from central_system.transport.connection import OcppConnection, StationSession
+from central_system.transport.device_model_wire import reported_monitors, reported_variables
 from central_system.transport.handlers import HandlerSet, drop_none, handles, timestamp, wire_time
 from central_system.transport.smart_charging import (
     after_boot,
@@ -274,6 +275,12 @@ class Ocpp201Handlers(HandlerSet):
         """B07/B08: parts of a device-model report; an Actual DataLink.SignalStrength is a
         signal reading."""
         await self._log_notification("NotifyReport", session, p)
+        await self.services.device_model.store_report(  # TC_B_12-18: the stored device model
+            session.station_id,
+            p["requestId"],
+            p["seqNo"],
+            reported_variables(p.get("reportData", [])),
+        )
         for data in p.get("reportData", []):
             if not _is_signal_strength(data):
                 continue
@@ -295,7 +302,15 @@ class Ocpp201Handlers(HandlerSet):
     async def notify_monitoring_report(
         self, session: StationSession, p: dict[str, Any]
     ) -> dict[str, Any]:
-        return await self._log_notification("NotifyMonitoringReport", session, p)
+        """N02, TC_N_01-03/47/60: the station's monitors, stored."""
+        await self._log_notification("NotifyMonitoringReport", session, p)
+        await self.services.device_model.store_monitoring_report(
+            session.station_id,
+            p["requestId"],
+            p["seqNo"],
+            reported_monitors(p.get("monitor", [])),
+        )
+        return {}
 
     @handles("NotifyChargingLimit")
     async def notify_charging_limit(
@@ -358,7 +373,12 @@ class Ocpp201Handlers(HandlerSet):
     async def reservation_status_update(
         self, session: StationSession, p: dict[str, Any]
     ) -> dict[str, Any]:
-        return await self._log_notification("ReservationStatusUpdate", session, p)
+        """H03/H04, TC_H_07 / TC_H_20: the station ended a reservation (Expired, Removed)."""
+        await self._log_notification("ReservationStatusUpdate", session, p)
+        await self.services.station_reservations.station_update(
+            session.station_id, p["reservationId"], p["reservationUpdateStatus"]
+        )
+        return {}
 
     @handles("PublishFirmwareStatusNotification")
     async def publish_firmware_status(
