@@ -11,15 +11,19 @@ from central_system.api.metrics import LatencyMiddleware
 from central_system.api.routers import (
     admin,
     auth,
+    device_model,
     firmware,
+    local_lists,
     log_uploads,
     operations,
     receipts,
+    remote_control,
     reservations,
     security,
     sessions,
     sites,
     smart_charging,
+    station_reservations,
     stations,
     system,
 )
@@ -51,6 +55,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
         app.include_router(module.router)
     for module in (smart_charging, sites):  # charging profiles, load management
         app.include_router(module.router)
+    for module in (device_model, local_lists, remote_control, station_reservations):
+        app.include_router(module.router)  # station configuration and control
     app.add_middleware(LatencyMiddleware, metrics=ctx.metrics)
     if ctx.settings.cors_origins:
         app.add_middleware(

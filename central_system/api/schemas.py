@@ -482,6 +482,7 @@ class TriggerIn(BaseModel):
     model_config = _examples({"message": "StatusNotification", "evse_id": 1})
     message: Annotated[str, Field(min_length=1, max_length=50)]
     evse_id: EvseId | None = None
+    connector_id: Annotated[int | None, Field(ge=1, le=10, description="2.x, with evse_id")] = None
 
 
 class ConfigurationChangeIn(BaseModel):

@@ -77,6 +77,7 @@ async def put_token(ctx: Ctx, caller: Admin, value: TokenPath, body: s.IdTokenIn
         )
     except ValueError as error:
         raise InvalidRequest(str(error)) from error
+    ctx.core.local_lists.tokens_changed()  # local lists follow the registry (D01-D04)
     await ctx.audit.record("token.put", body.status, actor_id=caller.user_id, target=value)
     return s.IdTokenOut(
         value=record.value,
@@ -96,6 +97,7 @@ async def put_token(ctx: Ctx, caller: Admin, value: TokenPath, body: s.IdTokenIn
 async def delete_token(ctx: Ctx, caller: Admin, value: TokenPath) -> Response:
     if not await ctx.tokens_admin.delete(value):
         raise NotFound(f"no id token {value}")
+    ctx.core.local_lists.tokens_changed()
     await ctx.audit.record("token.delete", "success", actor_id=caller.user_id, target=value)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

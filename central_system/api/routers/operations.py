@@ -117,7 +117,9 @@ async def trigger(
 ) -> s.CommandOut:
     """TriggerMessage, e.g. StatusNotification, MeterValues, Heartbeat, BootNotification."""
     await ctx.catalog.manageable(caller, station_id)
-    call = ctx.commands.trigger_message(station_id, body.message, evse_id=body.evse_id)
+    call = ctx.commands.trigger_message(
+        station_id, body.message, evse_id=body.evse_id, connector_id=body.connector_id
+    )
     result = await _run(request, ctx, caller, station_id, "trigger", call, body.model_dump())
     return _answer(result)
 
@@ -139,11 +141,12 @@ async def get_configuration(
     station_id: StationPath,
     key: Annotated[list[str] | None, Query(max_length=50)] = None,
 ) -> s.CommandOut:
-    """OCPP 1.6 GetConfiguration (all keys, or the `key` parameters)."""
+    """OCPP 1.6 GetConfiguration (all keys, or the `key` parameters); the keys are stored
+    (GET /configuration/stored)."""
     await ctx.catalog.manageable(caller, station_id)
-    call = ctx.commands.get_configuration(station_id, key or None)
+    call = ctx.core.device_model.get_configuration(station_id, key or None)  # stores the keys
     result = await _run(request, ctx, caller, station_id, "get-configuration", call)
-    return _payload(result)
+    return _payload(result.payload)
 
 
 @router.put("/configuration", response_model=s.CommandOut, responses=ERRORS)
@@ -154,9 +157,10 @@ async def change_configuration(
     station_id: StationPath,
     body: s.ConfigurationChangeIn,
 ) -> s.CommandOut:
-    """OCPP 1.6 ChangeConfiguration."""
+    """OCPP 1.6 ChangeConfiguration; a read-only standard key or a value of the wrong type
+    is refused (422), a value the station took is stored."""
     await ctx.catalog.manageable(caller, station_id)
-    call = ctx.commands.change_configuration(station_id, body.key, body.value)
+    call = ctx.core.device_model.change_configuration(station_id, body.key, body.value)
     result = await _run(
         request, ctx, caller, station_id, "change-configuration", call, {"key": body.key}
     )
