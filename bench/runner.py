@@ -35,11 +35,11 @@ class Config:
     servers: list[str] = field(default_factory=list)
     scenarios: list[str] = field(default_factory=list)
     capacity_levels: list[int] = field(default_factory=lambda: [10_000, 18_000])
-    capacity_hold: float = 25.0
+    capacity_hold: float = 20.0
     heartbeat_interval: int = 300
     ping_interval: float = 20.0
     storm_stations: int = 10_000
-    storm_deadline: float = 90.0
+    storm_deadline: float = 75.0
     freshness_rate: int = 2000
     stations_per_generator: int = 5000
     profile: bool = True
@@ -175,7 +175,7 @@ class Bench:
         busy = (after[core][0] - before[core][0]) / proc.CLOCK_TICKS
         return max(0.0, busy - ours_seconds) / duration
 
-    async def _settle(self, server: ServerProcess, limit: float = 30.0) -> None:
+    async def _settle(self, server: ServerProcess, limit: float = 20.0) -> None:
         """Wait until the server has worked off what an overloaded loop left queued."""
         deadline = time.monotonic() + limit
         previous = server.cpu()
@@ -466,6 +466,8 @@ class Bench:
         all_back = len(synced) == stations
         within = synced[-1] if all_back and synced else math.inf
         result = {
+            "server_alive": server.alive(),
+            "server_exit_code": server.process.returncode,
             "server_errors": {k: v - errors_before[k] for k, v in _server_errors(server).items()},
             "stations": stations,
             "back": len(back),
@@ -491,6 +493,11 @@ class Bench:
         )
         if any(result["server_errors"].values()):
             self.log(f"    server errors during the storm: {result['server_errors']}")
+        if not server.alive():
+            self.log(
+                f"    the server EXITED during the storm (code {server.process.returncode}); "
+                f"see {server.log_path}"
+            )
         return result
 
     # --- scenario: freshness --------------------------------------------------------------------
@@ -523,15 +530,7 @@ class Bench:
                 self.log(f"    {setup['connected'] + watched_n} stations up")
                 delays_sse: list[tuple[float, int]] = []
                 watchers = [
-                    asyncio.ensure_future(
-                        api.watch(
-                            api_url or "",
-                            session_id,
-                            token,
-                            config.warmup + config.duration + 2.0,
-                            delays_sse,
-                        )
-                    )
+                    asyncio.ensure_future(api.watch(api_url or "", session_id, token, delays_sse))
                     for session_id, token in sessions
                 ]
                 wall0 = time.time() + 0.5 + config.warmup
@@ -552,10 +551,13 @@ class Bench:
                     f"meter value -> outbox row p50 {stats.format_ms(outbox.p50_ms)} "
                     f"p99 {stats.format_ms(outbox.p99_ms)} over {len(delays)} rows"
                 )
+                for watcher in watchers:  # the loop and its grace are over: stop watching
+                    if not watcher.done():
+                        watcher.cancel()
                 watch_errors = [
                     repr(e)
                     for e in await asyncio.gather(*watchers, return_exceptions=True)
-                    if isinstance(e, BaseException)
+                    if isinstance(e, BaseException) and not isinstance(e, asyncio.CancelledError)
                 ]
                 in_window = [d for at, d in delays_sse if wall0 <= at < wall1]
                 if sse_skip is None and in_window:
