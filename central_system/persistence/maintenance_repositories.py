@@ -111,8 +111,12 @@ class SqlFirmwareRepository:
         row.status = campaign.status.value
         await self._session.flush()
 
-    async def list_campaigns(self, *, limit: int, offset: int) -> Page[FirmwareCampaign]:
+    async def list_campaigns(
+        self, *, created_by: str | None, limit: int, offset: int
+    ) -> Page[FirmwareCampaign]:
         query = select(FirmwareCampaignRow)
+        if created_by is not None:
+            query = query.where(col(FirmwareCampaignRow.created_by) == created_by)
         total = await _count(self._session, query)
         rows = await self._session.scalars(
             query.order_by(col(FirmwareCampaignRow.id).desc()).limit(limit).offset(offset)

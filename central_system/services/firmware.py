@@ -165,9 +165,13 @@ class FirmwareService:
                 raise NotFound(f"no firmware campaign {campaign_id}")
             return campaign, await uow.firmware.jobs(campaign_id)
 
-    async def campaigns(self, *, limit: int, offset: int) -> Page[FirmwareCampaign]:
+    async def campaigns(
+        self, *, created_by: str | None = None, limit: int, offset: int
+    ) -> Page[FirmwareCampaign]:
         async with self._uow() as uow:
-            return await uow.firmware.list_campaigns(limit=limit, offset=offset)
+            return await uow.firmware.list_campaigns(
+                created_by=created_by, limit=limit, offset=offset
+            )
 
     async def station_jobs(self, station_id: str) -> list[FirmwareJob]:
         async with self._uow() as uow:

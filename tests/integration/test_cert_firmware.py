@@ -709,3 +709,41 @@ async def test_update_of_an_offline_station_is_a_conflict_and_waits(
         await wait_for(last(client, "UpdateFirmware"), what="the update once online")
     finally:
         await client.close()
+
+
+async def test_owners_run_campaigns_on_their_own_stations_only(
+    system: RunningCentralSystem, admin: str
+) -> None:
+    """An owner starts and sees campaigns of stations they own; another owner sees none of
+    them and cannot put a foreign station into a campaign."""
+    from tests.api_helpers import STATION
+
+    tokens = {}
+    async with api(system, admin) as http:
+        for name in ("a", "b"):
+            email = f"fw-owner-{name}@example.com"
+            created = await http.post(
+                "/api/v1/users",
+                json={"email": email, "password": "owner password 1", "role": "owner"},
+            )
+            assert created.status_code == 201, created.text
+            login = await http.post(
+                "/api/v1/auth/token", data={"username": email, "password": "owner password 1"}
+            )
+            tokens[name] = login.json()["access_token"]
+    async with api(system, tokens["a"]) as owner_a, api(system, tokens["b"]) as owner_b:
+        station = await owner_a.post("/api/v1/stations", json={**STATION, "id": "CP-OWN-A"})
+        assert station.status_code == 201, station.text
+        campaign = await owner_a.post(
+            "/api/v1/firmware/campaigns", json={"station_ids": ["CP-OWN-A"], "location": LOCATION}
+        )
+        assert campaign.status_code == 201, campaign.text
+        campaign_id = campaign.json()["id"]
+        foreign = await owner_b.post(
+            "/api/v1/firmware/campaigns", json={"station_ids": ["CP-OWN-A"], "location": LOCATION}
+        )
+        assert foreign.status_code == 403
+        assert (await owner_b.get(f"/api/v1/firmware/campaigns/{campaign_id}")).status_code == 403
+        assert (await owner_b.get("/api/v1/firmware/campaigns")).json()["total"] == 0
+        mine = (await owner_a.get("/api/v1/firmware/campaigns")).json()
+        assert [c["id"] for c in mine["items"]] == [campaign_id] and mine["total"] == 1

@@ -124,11 +124,13 @@ async def start_campaign(
 )
 async def list_campaigns(ctx: Ctx, caller: Operator, pages: Pages) -> s.PageOut[m.CampaignOut]:
     """Admins see every campaign; owners the campaigns they started."""
-    found = await ctx.core.firmware.campaigns(limit=pages.limit, offset=pages.offset)
+    found = await ctx.core.firmware.campaigns(
+        created_by=None if caller.is_admin else caller.user_id,
+        limit=pages.limit,
+        offset=pages.offset,
+    )
     items = []
     for campaign in found.items:
-        if not caller.is_admin and campaign.created_by != caller.user_id:
-            continue
         _, jobs = await ctx.core.firmware.campaign(campaign.id)
         items.append(campaign_out(campaign, jobs, with_jobs=False))
     return convert.page(items, found, pages.limit, pages.offset)

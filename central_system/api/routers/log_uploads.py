@@ -156,6 +156,9 @@ def _stored_file(upload_dir: FilePath, stored_path: str) -> FilePath | None:
 # --- the station's upload --------------------------------------------------------------------
 
 
+_MULTIPART_OVERHEAD = 64 * 1024  # part headers and boundaries around the file
+
+
 class _Sink:
     """Writes an upload to a file, at most `limit` bytes."""
 
@@ -223,6 +226,9 @@ class _FilePart:
 async def _receive(request: Request, file: IO[bytes], limit: int) -> tuple[int, str | None]:
     """Stream the body into `file`; returns (size, the multipart file name if any)."""
     sink = _Sink(file, limit)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + _MULTIPART_OVERHEAD:
+        raise HTTPException(413, f"the file is larger than {limit} bytes")
     content_type = request.headers.get("content-type", "")
     if request.method == "POST" and content_type.lower().startswith("multipart/form-data"):
         _, params = parse_options_header(content_type)
