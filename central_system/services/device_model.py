@@ -50,6 +50,8 @@ MONITORING_CRITERIA = ("ThresholdMonitoring", "DeltaMonitoring", "PeriodicMonito
 MONITORING_BASES = ("All", "FactoryDefault", "HardWiredOnly")
 # A report of everything replaces what was stored (its first part clears the station's model).
 _COMPLETE = "complete"
+# Report requests remembered (the oldest are forgotten: their reports are then only merged).
+MAX_REMEMBERED_REQUESTS = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,15 +143,13 @@ class DeviceModelService:
         if base is not None:
             if base not in REPORT_BASES:
                 raise InvalidRequest(f"a report base is one of {', '.join(REPORT_BASES)}")
-            self._requests[(station_id, request_id)] = (
-                _COMPLETE if base == "FullInventory" else base
-            )
+            self._remember(station_id, request_id, _COMPLETE if base == "FullInventory" else base)
             outcome = await self._control.get_base_report(station_id, request_id, base)
         else:
             unknown = sorted(set(criteria) - set(COMPONENT_CRITERIA))
             if unknown:
                 raise InvalidRequest(f"unknown component criteria: {', '.join(unknown)}")
-            self._requests[(station_id, request_id)] = "custom"
+            self._remember(station_id, request_id, "custom")
             outcome = await self._control.get_report(station_id, request_id, criteria, variables)
         if outcome.status != "Accepted":
             self._requests.pop((station_id, request_id), None)
@@ -304,8 +304,8 @@ class DeviceModelService:
         if unknown:
             raise InvalidRequest(f"unknown monitoring criteria: {', '.join(unknown)}")
         request_id = self._ids.integer()
-        self._requests[(station_id, request_id)] = (
-            _COMPLETE if not criteria and not variables else "custom"
+        self._remember(
+            station_id, request_id, _COMPLETE if not (criteria or variables) else "custom"
         )
         outcome = await self._control.get_monitoring_report(
             station_id, request_id, criteria, variables
@@ -334,6 +334,11 @@ class DeviceModelService:
         return await self._control.set_monitoring_level(station_id, severity)
 
     # --- internals -----------------------------------------------------------------------------
+
+    def _remember(self, station_id: str, request_id: int, kind: str) -> None:
+        self._requests[(station_id, request_id)] = kind
+        while len(self._requests) > MAX_REMEMBERED_REQUESTS:
+            del self._requests[next(iter(self._requests))]
 
     async def _limit(self, station_id: str, message: str) -> int | None:
         async with self._uow() as uow:

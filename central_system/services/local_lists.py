@@ -180,11 +180,14 @@ class LocalListService:
                 self._pending.all = True
             self._wake.clear()
             pending, self._pending = self._pending, _Pending()
-            stations = set(pending.stations)
-            if pending.all:
-                async with self._uow() as uow:
-                    stations.update(await uow.local_lists.synced_stations())
-            await asyncio.gather(*(one(s) for s in sorted(stations)))
+            try:
+                stations = set(pending.stations)
+                if pending.all:
+                    async with self._uow() as uow:
+                        stations.update(await uow.local_lists.synced_stations())
+                await asyncio.gather(*(one(s) for s in sorted(stations)))
+            except Exception:  # e.g. the database is away: log it, try again next round
+                log.exception("local list round failed")
 
     # --- internals -----------------------------------------------------------------------------
 
