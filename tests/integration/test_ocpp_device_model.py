@@ -769,3 +769,74 @@ async def test_TC_N_21_TC_N_48_TC_N_49_TC_N_50_monitor_events_are_answered_and_k
         assert ids == [1, 2, 3, 4, 5]
     finally:
         await client.close()
+
+
+async def test_TC_N_27_to_TC_N_32_TC_N_62_TC_N_63_customer_information(
+    operator: Operator,
+) -> None:
+    """Through the generic OCPP endpoint: CustomerInformation with the station's answer; its
+    NotifyCustomerInformation parts are answered and kept."""
+    client = await station201(operator.running, "CS-CI", {"CustomerInformation": ACCEPTED})
+    station = scripted(client)
+    path = "/api/v1/stations/CS-CI/ocpp/CustomerInformation"
+    try:
+        cases = [
+            (
+                {
+                    "requestId": 1,
+                    "report": True,
+                    "clear": False,
+                    "idToken": {"idToken": "CARD-1", "type": "ISO14443"},
+                },
+                "Accepted",
+            ),  # N_27 / N_28
+            (
+                {"requestId": 2, "report": True, "clear": False, "customerIdentifier": "nobody"},
+                "Rejected",
+            ),  # TC_N_29
+            (
+                {"requestId": 3, "report": True, "clear": True, "customerIdentifier": "customer-7"},
+                "Accepted",
+            ),  # N_30 / N_31 / N_62
+            (
+                {
+                    "requestId": 4,
+                    "report": False,
+                    "clear": True,
+                    "idToken": {"idToken": "CARD-1", "type": "ISO14443"},
+                },
+                "Accepted",
+            ),  # TC_N_32
+            (
+                {
+                    "requestId": 5,
+                    "report": True,
+                    "clear": True,
+                    "customerCertificate": {
+                        "hashAlgorithm": "SHA256",
+                        "issuerNameHash": "a" * 64,
+                        "issuerKeyHash": "b" * 64,
+                        "serialNumber": "01",
+                    },
+                },
+                "Invalid",
+            ),  # TC_N_63
+        ]
+        for request, answer in cases:
+            station.answers["CustomerInformation"] = {"status": answer}
+            reply = await operator.ok("POST", path, request)
+            assert reply["status"] == answer and station.last("CustomerInformation") == request
+        for seq_no, (data, tbc) in enumerate((("name: A. Driver", True), ("card: CARD-1", False))):
+            await client.call(
+                call201.NotifyCustomerInformation(
+                    data=data, seq_no=seq_no, generated_at=now_text(), request_id=1, tbc=tbc
+                )
+            )
+        async with operator.running.system.uow() as uow:
+            kept = await uow.station_log.by_kind("NotifyCustomerInformation")
+        assert [(station_id, entry["data"]) for station_id, _, entry in kept] == [
+            ("CS-CI", "name: A. Driver"),
+            ("CS-CI", "card: CARD-1"),
+        ]
+    finally:
+        await client.close()
