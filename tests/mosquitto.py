@@ -1,8 +1,14 @@
-"""A real Mosquitto for the bridge tests: mutual TLS like AWS IoT Core (`require_certificate true`,
-`use_identity_as_username true`), certificates minted at test time with trustme, on a free port of
-127.0.0.1, restartable (its persistence keeps subscribers' sessions across a restart).
+"""Real parts for the bridge tests.
 
-Skipped with a reason when the binary is missing; in CI (CI=true) that is a failure.
+* `Mosquitto` / the `mosquitto` fixture: a real broker with mutual TLS like AWS IoT Core
+  (`require_certificate true`, `use_identity_as_username true`), certificates minted at test
+  time with trustme, on free ports of 127.0.0.1 (TLS, and plain for the protocol proxy test),
+  restartable (its persistence keeps subscribers' sessions across a restart). Skipped with a
+  reason when the binary is missing; in CI (CI=true) that is a failure.
+* `subscribed`: a partner's persistent QoS 1 subscriber that reconnects across broker restarts.
+* `running_bridge` / `bridge_settings`: a `Bridge` in the test's event loop.
+* `Station16`: an OCPP 1.6 station driven step by step; `outbox` / `enqueue`: outbox rows written
+  as the central system writes them.
 """
 
 from __future__ import annotations
@@ -10,8 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
-import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -33,6 +37,7 @@ from paho.mqtt.properties import Properties
 from sqlalchemy import insert
 
 from bridge.app import Bridge
+from bridge.demo import find_mosquitto
 from bridge.outbox import OutboxStore
 from bridge.settings import BridgeSettings
 from central_system.domain.connectors import ConnectorKey, ConnectorState, ConnectorStatus
@@ -52,13 +57,6 @@ from tests.conftest import missing
 from tests.helpers import OcppClient
 
 BRIDGE_CLIENT_ID = "evcharge-bridge"
-
-
-def mosquitto_binary() -> str | None:
-    return shutil.which("mosquitto") or next(
-        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.access(p, os.X_OK)),
-        None,
-    )
 
 
 def free_port() -> int:
@@ -209,7 +207,7 @@ def _accepts(port: int) -> bool:
 
 def new_mosquitto(directory: Path, acl: str | None = None) -> Mosquitto:
     """A broker configured in `directory`, not started."""
-    binary = mosquitto_binary()
+    binary = find_mosquitto()
     if binary is None:
         missing("mosquitto is not installed (apt-get install mosquitto; .ci/run does)")
     assert binary is not None

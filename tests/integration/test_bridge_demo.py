@@ -10,11 +10,11 @@ import aiomqtt
 import orjson
 import pytest
 
-from bridge.demo import local_broker
+from bridge.demo import find_mosquitto, local_broker
 from bridge.settings import BridgeSettings
 from central_system.domain.connectors import ConnectorStatus
 from tests.conftest import missing
-from tests.mosquitto import enqueue, mosquitto_binary, outbox, running_bridge, status
+from tests.mosquitto import enqueue, outbox, running_bridge, status
 
 
 async def test_without_mosquitto_there_is_no_local_broker(tmp_path: Path) -> None:
@@ -36,7 +36,7 @@ async def first_messages(client: aiomqtt.Client, count: int) -> list[aiomqtt.Mes
 async def test_the_demo_bridge_publishes_to_a_local_mosquitto(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    binary = mosquitto_binary()
+    binary = find_mosquitto()
     if binary is None:
         missing("mosquitto is not installed")
     async with local_broker(tmp_path / "broker", binary) as broker, outbox(sqlite_url) as store:
