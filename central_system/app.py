@@ -110,7 +110,12 @@ class CentralSystem:
         maintenance = MaintenanceCommands(self.registry, self.commands)
         secrets = SystemSecrets()
         charging_control = SmartChargingCommands(self.registry, self.commands)
-        smart_charging = SmartChargingService(self.uow, clock, charging_control)
+        smart_charging = SmartChargingService(
+            self.uow,
+            clock,
+            charging_control,
+            default_evse_w=settings.load_management_default_evse_w,
+        )
         ids = SystemIds()
         self.services = Services(
             stations=StationService(
@@ -125,7 +130,9 @@ class CentralSystem:
             transactions=TransactionService(self.uow, clock),
             data_transfer=DataTransferService(),
             firmware=FirmwareService(self.uow, clock, maintenance, maintenance, secrets),
-            log_uploads=LogUploadService(self.uow, clock, maintenance, secrets, self.upload_url),
+            log_uploads=LogUploadService(
+                self.uow, clock, maintenance, secrets, self.upload_url
+            ),
             security=SecurityService(
                 self.uow,
                 clock,

@@ -3,7 +3,7 @@ Charging TC_056/057/059/066/067; 2.0.1 K01-K10, K15-K17 use cases), version-neut
 
 A profile the central system sends is recorded when it is sent, and marked accepted, rejected or
 failed by the station's answer. The station's own replacement rules (same id; or same stack
-level, purpose and EVSE, and for a TxProfile the same transaction: 1.6 section 3.13.2, K01.FR.05)
+level, purpose and EVSE, and for a TxProfile the same transaction: 1.6 section 3.13, K01)
 and ClearChargingProfile's matching (by id, else by every criterion given) are mirrored here so
 that the records say what the station holds. Profiles a station reports (GetChargingProfiles ->
 ReportChargingProfiles, K09) and external limits it notifies (NotifyChargingLimit, K12) are kept
@@ -24,6 +24,7 @@ from schemas.charging_profiles import (
     ProfileKind,
     ProfilePurpose,
     RateUnit,
+    SchedulePeriod,
 )
 
 
@@ -45,6 +46,7 @@ class ProfileSource(StrEnum):
     LOAD_MANAGEMENT = "load_management"  # the site's power budget
     REPORT = "report"  # ReportChargingProfiles (what the station holds)
     EXTERNAL = "external"  # NotifyChargingLimit: a limit set by an EMS / grid operator
+    EV_NEGOTIATION = "iso15118"  # a TxProfile offered to an ISO 15118 EV (K15-K17)
 
 
 class ChargingLimitSource(StrEnum):
@@ -141,7 +143,7 @@ def replaces(new: ChargingProfile, old: ChargingProfile) -> bool:
 
 
 def check_profile(profile: ChargingProfile) -> None:
-    """What every station must refuse, refused before anything is sent (K01.FR.xx)."""
+    """What every station must refuse (K01), refused before anything is sent."""
     if profile.purpose is ProfilePurpose.EXTERNAL:
         raise InvalidProfile("ChargingStationExternalConstraints are set by an EMS, not the CSMS")
     if profile.id <= 0:
@@ -182,3 +184,82 @@ def first_limit_w(profile: ChargingProfile) -> Decimal | None:
     if profile.rate_unit is not RateUnit.W or len(profile.periods) != 1:
         return None
     return profile.periods[0].limit
+
+
+# --- ISO 15118 charging needs (2.0.1 K15-K17) ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EVChargingNeeds:
+    """What an ISO 15118 EV told the station it needs (NotifyEVChargingNeeds)."""
+
+    evse_id: int
+    energy_transfer: str  # DC, AC_single_phase, AC_two_phase, AC_three_phase
+    max_power_w: Decimal | None  # DC evMaxPower, or AC evMaxCurrent x voltage x phases
+    energy_wh: int | None = None
+    departure: datetime | None = None
+
+
+_AC_PHASES = {"AC_single_phase": 1, "AC_two_phase": 2, "AC_three_phase": 3}
+NOMINAL_VOLTAGE = Decimal(230)
+
+
+def ev_max_power_w(
+    energy_transfer: str,
+    *,
+    dc_max_power_w: int | None = None,
+    dc_max_current_a: int | None = None,
+    dc_max_voltage_v: int | None = None,
+    ac_max_current_a: int | None = None,
+) -> Decimal | None:
+    """The most an EV can take: DC evMaxPower (else current x voltage), AC current x 230 V x
+    phases."""
+    if energy_transfer == "DC":
+        if dc_max_power_w is not None:
+            return Decimal(dc_max_power_w)
+        if dc_max_current_a is not None and dc_max_voltage_v is not None:
+            return Decimal(dc_max_current_a) * Decimal(dc_max_voltage_v)
+        return None
+    if ac_max_current_a is None:
+        return None
+    return Decimal(ac_max_current_a) * NOMINAL_VOLTAGE * _AC_PHASES.get(energy_transfer, 3)
+
+
+def offered_limit_w(
+    needs: EVChargingNeeds | None, evse_max_w: Decimal, station_limit_w: Decimal | None
+) -> Decimal:
+    """The power to offer an EV: its maximum, within the EVSE's and the station's limits."""
+    limits = [evse_max_w]
+    if needs is not None and needs.max_power_w is not None:
+        limits.append(needs.max_power_w)
+    if station_limit_w is not None:
+        limits.append(station_limit_w)
+    return max(min(limits), Decimal(0))
+
+
+def ev_profile(
+    profile_id: int, evse_id: int, transaction_id: str, limit_w: Decimal
+) -> ChargingProfile:
+    """The TxProfile offered to an EV: one period from the transaction's start (Relative)."""
+    return ChargingProfile(
+        id=profile_id,
+        stack_level=0,
+        purpose=ProfilePurpose.TX,
+        kind=ProfileKind.RELATIVE,
+        rate_unit=RateUnit.W,
+        periods=(SchedulePeriod(0, limit_w),),
+        evse_id=evse_id,
+        transaction_id=transaction_id,
+    )
+
+
+def schedule_within(
+    periods: Iterable[tuple[int, Decimal]], rate_unit: RateUnit, limit_w: Decimal, phases: int = 3
+) -> bool:
+    """Whether an EV's charging schedule (NotifyEVChargingSchedule) stays within `limit_w`
+    (K15: a schedule above the offered limit is rejected and renegotiated)."""
+    for _, limit in periods:
+        watts = limit if rate_unit is RateUnit.W else limit * NOMINAL_VOLTAGE * phases
+        if watts > limit_w:
+            return False
+    return True

@@ -16,22 +16,28 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 
 from central_system.domain.authorization import IdToken
-from central_system.domain.load_management import LOAD_MANAGEMENT_PROFILE_ID
+from central_system.domain.load_management import LOAD_MANAGEMENT_PROFILE_ID, limit_in_force
 from central_system.domain.smart_charging import (
     ON_STATION,
     ChargingLimitSource,
     ClearCriteria,
     CompositeScheduleReply,
+    EVChargingNeeds,
     InvalidProfile,
     ProfileRecord,
     ProfileSource,
     ProfileStatus,
     ReportCriteria,
     check_profile,
+    ev_profile,
+    first_limit_w,
     next_profile_id,
+    offered_limit_w,
     replaces,
+    schedule_within,
 )
 from central_system.domain.transactions import Transaction
 from central_system.services.errors import Conflict, InvalidRequest
@@ -95,10 +101,20 @@ def _status_info(outcome: CommandOutcome) -> str | None:
 
 
 class SmartChargingService:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, control: ChargingProfileControl):
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        control: ChargingProfileControl,
+        *,
+        default_evse_w: int = 22_000,
+    ) -> None:
         self._uow = uow
         self._clock = clock
         self._control = control
+        self._default_evse_w = Decimal(default_evse_w)
+        self._ev_needs: dict[tuple[str, int], EVChargingNeeds] = {}
+        self._caps: dict[tuple[str, int], tuple[str, Decimal]] = {}  # CSMS limit per transaction
         self._next_id = int(clock.now().timestamp()) % 1_000_000_000
         self._reports: dict[tuple[str, int], asyncio.Event] = {}
 
@@ -260,8 +276,10 @@ class SmartChargingService:
         return ClearResult(outcome, cleared)
 
     async def transaction_ended(self, transaction: Transaction) -> None:
-        """A TxProfile lives as long as its transaction (K01.FR.xx): forget those of an ended
-        transaction's EVSE."""
+        """A TxProfile lives as long as its transaction: forget those of an ended
+        transaction's EVSE (and what its EV asked for)."""
+        self._ev_needs.pop((transaction.station_id, transaction.key.evse_id), None)
+        self._caps.pop((transaction.station_id, transaction.key.evse_id), None)
         now = self._clock.now()
         async with self._uow() as uow:
             held = await uow.charging_profiles.for_station(
@@ -472,6 +490,103 @@ class SmartChargingService:
                 )
                 await uow.commit()
         return RemoteStartResult(outcome, remote_start_id, record)
+
+    # --- ISO 15118 EVs: charging needs and schedules (K15-K17) ---------------------------------
+
+    async def ev_charging_needs(self, station_id: str, needs: EVChargingNeeds) -> str:
+        """NotifyEVChargingNeeds (TC_K_53/57/59): Accepted when there is a transaction on the
+        EVSE to offer a schedule for (the caller then sends it with `offer_schedule`)."""
+        async with self._uow() as uow:
+            transaction = await self._transaction_on(uow, station_id, needs.evse_id)
+        if transaction is None:
+            return "Rejected"
+        self._ev_needs[(station_id, needs.evse_id)] = needs
+        return "Accepted"
+
+    async def offer_schedule(
+        self, station_id: str, evse_id: int, *, limit_w: Decimal | None = None
+    ) -> ProfileResult | None:
+        """Send the EV on `evse_id` a TxProfile for its transaction (TC_K_53/57/59 after its
+        needs, TC_K_58 renegotiation started by the CSMS with a new `limit_w`): at most what the
+        EV, the EVSE and the station's site limit allow. None: no transaction there."""
+        async with self._uow() as uow:
+            transaction = await self._transaction_on(uow, station_id, evse_id)
+            if transaction is None:
+                return None
+            entry = await uow.catalog.get_site(station_id)
+            evse_max = max(
+                (
+                    Decimal(c.max_power_w)
+                    for c in (entry.connectors if entry else ())
+                    if c.evse_id == evse_id
+                ),
+                default=self._default_evse_w,
+            )
+            station_limit = None
+            if await uow.sites.membership(station_id) is not None:
+                history = await uow.charging_profiles.for_station(
+                    station_id, source=ProfileSource.LOAD_MANAGEMENT
+                )
+                station_limit = limit_in_force(
+                    [(r.status, first_limit_w(r.profile)) for r in history]
+                )
+            earlier = await uow.charging_profiles.for_station(
+                station_id, source=ProfileSource.EV_NEGOTIATION
+            )
+            used = await uow.charging_profiles.used_ids(station_id)
+        key = (station_id, evse_id)
+        if limit_w is not None:
+            self._caps[key] = (transaction.transaction_id, limit_w)
+        cap = self._caps.get(key)
+        if cap is not None and cap[0] == transaction.transaction_id:
+            station_limit = min(cap[1], station_limit) if station_limit is not None else cap[1]
+        limit = offered_limit_w(self._ev_needs.get(key), evse_max, station_limit)
+        if limit_w is not None:  # the CSMS's new limit, whatever the EV asked for before
+            limit = offered_limit_w(None, evse_max, station_limit)
+        same = [
+            r.profile.id for r in earlier if r.profile.transaction_id == transaction.transaction_id
+        ]
+        profile_id = (
+            same[-1]
+            if same
+            else next_profile_id([i for i in used if i < LOAD_MANAGEMENT_PROFILE_ID])
+        )
+        profile = ev_profile(profile_id, evse_id, transaction.transaction_id, limit)
+        log.info("%s/%s: offering %s W to the EV", station_id, evse_id, limit)
+        return await self.set_profile(station_id, profile, source=ProfileSource.EV_NEGOTIATION)
+
+    async def ev_charging_schedule(
+        self,
+        station_id: str,
+        evse_id: int,
+        periods: Sequence[tuple[int, Decimal]],
+        rate_unit: RateUnit,
+    ) -> str:
+        """NotifyEVChargingSchedule (TC_K_53/55): Accepted when the EV's schedule stays within
+        the TxProfile offered for its transaction, else Rejected (the caller renegotiates)."""
+        async with self._uow() as uow:
+            transaction = await self._transaction_on(uow, station_id, evse_id)
+            held = await uow.charging_profiles.for_station(
+                station_id, statuses=(ProfileStatus.ACCEPTED,)
+            )
+        offered = [
+            first_limit_w(r.profile)
+            for r in held
+            if r.profile.purpose is ProfilePurpose.TX
+            and r.profile.evse_id == evse_id
+            and transaction is not None
+            and r.profile.transaction_id in (None, transaction.transaction_id)
+        ]
+        limits = [limit for limit in offered if limit is not None]
+        if not limits:
+            return "Accepted"  # nothing offered: nothing to hold the EV to
+        return "Accepted" if schedule_within(periods, rate_unit, min(limits)) else "Rejected"
+
+    @staticmethod
+    async def _transaction_on(uow: UnitOfWork, station_id: str, evse_id: int) -> Transaction | None:
+        running = await uow.active_transactions.list([station_id])
+        on_evse = [t for t in running if t.key.evse_id == evse_id]
+        return on_evse[-1] if on_evse else None
 
     def now(self) -> datetime:
         return self._clock.now()

@@ -7,7 +7,8 @@ evseId beside it, a string transactionId, a list of chargingSchedules); answers 
 profiles 2.0.1 stations report come back version-neutral. 1.6 TC_056/057/059/066/067; 2.0.1
 K01 (SetChargingProfile), K05 (RequestStartTransaction with a profile), K08
 (GetCompositeSchedule), K09 (GetChargingProfiles / ReportChargingProfiles), K10
-(ClearChargingProfile), K12/K13 (external limits), I02 (CostUpdated).
+(ClearChargingProfile), K12/K13 (external limits), K15-K17 (ISO 15118 charging needs and
+schedules), I02 (CostUpdated).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from central_system.domain.clock import parse_timestamp
 from central_system.domain.smart_charging import (
     ClearCriteria,
     CompositeScheduleReply,
+    EVChargingNeeds,
     ReportCriteria,
+    ev_max_power_w,
 )
 from central_system.services.ports import StationOffline
 from central_system.transport.commands import (
@@ -351,5 +354,54 @@ def after_boot(listener: _BootListener, station_id: str) -> FollowUp:
 
     async def follow_up(connection: OcppConnection) -> None:
         listener.station_booted(station_id)
+
+    return follow_up
+
+
+def ev_needs_from_wire(payload: dict[str, Any]) -> EVChargingNeeds:
+    """NotifyEVChargingNeeds (2.x K15) made version-neutral."""
+    needs = payload["chargingNeeds"]
+    transfer = needs["requestedEnergyTransfer"]
+    ac = needs.get("acChargingParameters") or {}
+    dc = needs.get("dcChargingParameters") or {}
+    energy = dc.get("energyAmount", ac.get("energyAmount"))
+    return EVChargingNeeds(
+        evse_id=payload["evseId"],
+        energy_transfer=transfer,
+        max_power_w=ev_max_power_w(
+            transfer,
+            dc_max_power_w=dc.get("evMaxPower"),
+            dc_max_current_a=dc.get("evMaxCurrent"),
+            dc_max_voltage_v=dc.get("evMaxVoltage"),
+            ac_max_current_a=ac.get("evMaxCurrent"),
+        ),
+        energy_wh=energy,
+        departure=_time_or_none(needs.get("departureTime")),
+    )
+
+
+def ev_schedule_from_wire(
+    payload: dict[str, Any],
+) -> tuple[list[tuple[int, Decimal]], RateUnit]:
+    """NotifyEVChargingSchedule's schedule as (start, limit) periods and their unit."""
+    schedule = payload["chargingSchedule"]
+    periods = [
+        (int(p["startPeriod"]), Decimal(str(p["limit"])))
+        for p in schedule["chargingSchedulePeriod"]
+    ]
+    return periods, RateUnit(schedule["chargingRateUnit"])
+
+
+class _ScheduleOffer(Protocol):
+    async def offer_schedule(
+        self, station_id: str, evse_id: int, *, limit_w: Decimal | None = None
+    ) -> Any: ...
+
+
+def offer_after_reply(service: _ScheduleOffer, station_id: str, evse_id: int) -> FollowUp:
+    """A follow-up that offers the EV a schedule once the station has its answer (K15-K17)."""
+
+    async def follow_up(connection: OcppConnection) -> None:
+        await service.offer_schedule(station_id, evse_id)
 
     return follow_up

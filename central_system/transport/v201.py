@@ -29,7 +29,10 @@ from central_system.transport.device_model_wire import reported_monitors, report
 from central_system.transport.handlers import HandlerSet, drop_none, handles, timestamp, wire_time
 from central_system.transport.smart_charging import (
     after_boot,
+    ev_needs_from_wire,
+    ev_schedule_from_wire,
     external_limit_from_wire,
+    offer_after_reply,
     profile_from_wire,
 )
 
@@ -368,6 +371,33 @@ class Ocpp201Handlers(HandlerSet):
             more_to_come=p.get("tbc", False),
         )
         return {}
+
+    @handles("NotifyEVChargingNeeds")
+    async def notify_ev_charging_needs(
+        self, session: StationSession, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        """K15-K17, TC_K_53/57/59: an ISO 15118 EV's needs; once answered, the EV is offered a
+        TxProfile for its transaction."""
+        await self._log_notification("NotifyEVChargingNeeds", session, p)
+        charging = self.services.smart_charging
+        status = await charging.ev_charging_needs(session.station_id, ev_needs_from_wire(p))
+        if status == "Accepted":
+            session.after_reply(offer_after_reply(charging, session.station_id, p["evseId"]))
+        return {"status": status}
+
+    @handles("NotifyEVChargingSchedule")
+    async def notify_ev_charging_schedule(
+        self, session: StationSession, p: dict[str, Any]
+    ) -> dict[str, Any]:
+        """K15, TC_K_53/55: the EV's schedule; one above what was offered is rejected and the
+        offer is sent again (renegotiation)."""
+        await self._log_notification("NotifyEVChargingSchedule", session, p)
+        charging = self.services.smart_charging
+        periods, unit = ev_schedule_from_wire(p)
+        status = await charging.ev_charging_schedule(session.station_id, p["evseId"], periods, unit)
+        if status == "Rejected":
+            session.after_reply(offer_after_reply(charging, session.station_id, p["evseId"]))
+        return {"status": status}
 
     @handles("ReservationStatusUpdate")
     async def reservation_status_update(

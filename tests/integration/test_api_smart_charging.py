@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import httpx
 from ocpp.v16 import call as call16
+from ocpp.v201 import call as call201
 
 from central_system.domain.tariffs import Tariff
 from tests.api_helpers import api_system, bearer, client, make_admin, make_user
@@ -158,6 +159,32 @@ async def test_operator_asks_a_201_station_for_its_profiles(
         ]
         assert {p["source"] for p in body["profiles"]} == {"report"}
         assert {p["limit_source"] for p in body["profiles"]} == {"CSO"}
+
+        # TC_K_58: a new limit for the transaction on EVSE 1 (none on EVSE 2)
+        await station.call(
+            call201.TransactionEvent(
+                event_type="Started",
+                timestamp=datetime.now(UTC).isoformat(),
+                trigger_reason="CablePluggedIn",
+                seq_no=0,
+                transaction_info={"transactionId": "TX-9"},
+                evse={"id": 1, "connectorId": 1},
+            )
+        )
+        station.cp.transactions[1] = "TX-9"
+        offer = await client.post(
+            "/api/v1/stations/CS-1/evses/1/charging-schedule",
+            json={"limit_w": "7000"},
+            headers=bearer(admin),
+        )
+        assert offer.status_code == 200, offer.text
+        assert offer.json()["status"] == "Accepted"
+        assert offer.json()["profile"]["transaction_id"] == "TX-9"
+        assert offer.json()["profile"]["source"] == "iso15118"
+        idle = await client.post(
+            "/api/v1/stations/CS-1/evses/2/charging-schedule", json={}, headers=bearer(admin)
+        )
+        assert idle.status_code == 409 and idle.json()["type"] == "/problems/no-transaction"
     finally:
         await station.close()
 

@@ -664,3 +664,143 @@ async def test_TC_K_70_set_multiple_profiles(central_system: RunningCentralSyste
         assert await service.new_profile_id("CS-1") == 75
     finally:
         await client.close()
+
+
+# --- ISO 15118 charging needs and schedules (K15-K17) -------------------------------------------
+
+
+def needs(evse_id: int = 1, max_power_w: int = 50_000) -> call201.NotifyEVChargingNeeds:
+    return call201.NotifyEVChargingNeeds(
+        evse_id=evse_id,
+        charging_needs={
+            "requested_energy_transfer": "DC",
+            "dc_charging_parameters": {
+                "ev_max_current": 125,
+                "ev_max_voltage": 400,
+                "ev_max_power": max_power_w,
+                "energy_amount": 40_000,
+            },
+        },
+    )
+
+
+def ev_schedule(limit: int, evse_id: int = 1) -> call201.NotifyEVChargingSchedule:
+    return call201.NotifyEVChargingSchedule(
+        time_base=now_iso(),
+        evse_id=evse_id,
+        charging_schedule={
+            "id": 1,
+            "charging_rate_unit": "W",
+            "charging_schedule_period": [
+                {"start_period": 0, "limit": limit},
+                {"start_period": 1800, "limit": limit // 2},
+            ],
+        },
+    )
+
+
+async def offered(client: OcppClient, count: int) -> dict[str, Any]:
+    """The `count`th SetChargingProfile the station got, once it arrived."""
+    await wait_for(lambda: len(sent_profiles(client)) >= count, what=f"profile #{count}")
+    return sent_profiles(client)[count - 1]
+
+
+def limit_of(sent: dict[str, Any]) -> float:
+    return float(sent["charging_schedule"][0]["charging_schedule_period"][0]["limit"])
+
+
+async def test_TC_K_53_load_leveling_with_high_level_communication(
+    central_system: RunningCentralSystem,
+) -> None:
+    """TC_K_53_CSMS: the EV's needs are accepted, the CSMS offers a TxProfile for the
+    transaction (the EV's 50 kW within the EVSE's 22 kW), and the EV's schedule within it is
+    accepted. Needs on an EVSE without a transaction are rejected."""
+    client = await boot201(central_system)
+    try:
+        assert (await client.call(needs(evse_id=2))).status == "Rejected"
+        await start_transaction(client)
+        assert (await client.call(needs())).status == "Accepted"
+        sent = await offered(client, 1)
+        assert sent["charging_profile_purpose"] == "TxProfile"
+        assert sent["transaction_id"] == "TX-1" and sent["evse_id"] == 1
+        assert limit_of(sent) == 22_000
+        assert (await client.call(ev_schedule(20_000))).status == "Accepted"
+        [record] = await central_system.services.smart_charging.profiles("CS-1")
+        assert record.source is ProfileSource.EV_NEGOTIATION
+        assert record.status is ProfileStatus.ACCEPTED
+    finally:
+        await client.close()
+
+
+async def test_TC_K_55_ev_charging_profile_exceeds_limits(
+    central_system: RunningCentralSystem,
+) -> None:
+    """TC_K_55_CSMS: an EV schedule above the offered limit is rejected and the offer is sent
+    again for the EV to renegotiate."""
+    client = await boot201(central_system)
+    try:
+        await start_transaction(client)
+        await client.call(needs())
+        await offered(client, 1)
+        assert (await client.call(ev_schedule(30_000))).status == "Rejected"
+        again = await offered(client, 2)
+        assert limit_of(again) == 22_000 and again["id"] == sent_profiles(client)[0]["id"]
+    finally:
+        await client.close()
+
+
+async def test_TC_K_57_renegotiation_initiated_by_ev(central_system: RunningCentralSystem) -> None:
+    """TC_K_57_CSMS: new needs from the EV during the transaction (now 11 kW) get a new
+    offer that replaces the first."""
+    client = await boot201(central_system)
+    try:
+        await start_transaction(client)
+        await client.call(needs())
+        await offered(client, 1)
+        assert (await client.call(needs(max_power_w=11_000))).status == "Accepted"
+        assert limit_of(await offered(client, 2)) == 11_000
+        records = await central_system.services.smart_charging.profiles("CS-1")
+        assert [r.status for r in records] == [ProfileStatus.REPLACED, ProfileStatus.ACCEPTED]
+    finally:
+        await client.close()
+
+
+async def test_TC_K_58_renegotiation_initiated_by_csms(
+    central_system: RunningCentralSystem,
+) -> None:
+    """TC_K_58_CSMS: the CSMS sends the transaction a new limit; the EV's new schedule within
+    it is accepted, one above it rejected."""
+    client = await boot201(central_system)
+    service = central_system.services.smart_charging
+    try:
+        await start_transaction(client)
+        await client.call(needs())
+        await offered(client, 1)
+        result = await service.offer_schedule("CS-1", 1, limit_w=Decimal(7000))
+        assert result is not None and result.outcome.status == "Accepted"
+        assert limit_of(await offered(client, 2)) == 7000
+        assert (await client.call(ev_schedule(7000))).status == "Accepted"
+        assert (await client.call(ev_schedule(9000))).status == "Rejected"
+        assert await service.offer_schedule("CS-1", 2) is None  # no transaction there
+    finally:
+        await client.close()
+
+
+async def test_TC_K_59_renegotiation_by_csms_then_ev_sends_needs(
+    central_system: RunningCentralSystem,
+) -> None:
+    """TC_K_59_CSMS: after the CSMS's new limit the station reports the EV's needs again;
+    they are accepted and answered with an offer within both (the CSMS's limit holds for the
+    rest of the transaction)."""
+    client = await boot201(central_system)
+    service = central_system.services.smart_charging
+    try:
+        await start_transaction(client)
+        await service.offer_schedule("CS-1", 1, limit_w=Decimal(15_000))
+        assert limit_of(await offered(client, 1)) == 15_000
+        assert (await client.call(needs(max_power_w=50_000))).status == "Accepted"
+        assert limit_of(await offered(client, 2)) == 15_000
+        assert (await client.call(needs(max_power_w=12_000))).status == "Accepted"
+        assert limit_of(await offered(client, 3)) == 12_000
+    finally:
+        await client.close()

@@ -26,9 +26,13 @@ from central_system.domain.smart_charging import (
     ClearCriteria,
     InvalidProfile,
     check_profile,
+    ev_max_power_w,
+    ev_profile,
     first_limit_w,
     next_profile_id,
+    offered_limit_w,
     replaces,
+    schedule_within,
 )
 from central_system.persistence.smart_charging_repositories import (
     profile_from_json,
@@ -37,6 +41,8 @@ from central_system.persistence.smart_charging_repositories import (
 from central_system.transport.ocppj import OcppVersion
 from central_system.transport.smart_charging import (
     composite_from_wire,
+    ev_needs_from_wire,
+    ev_schedule_from_wire,
     profile_from_wire,
     profile_to_wire,
 )
@@ -276,3 +282,43 @@ def test_composite_schedule_answers_of_both_versions() -> None:
     assert v16.schedule.start == T0 and v16.schedule.periods[0].limit == 16
     v201 = composite_from_wire({"status": "Rejected"}, OcppVersion.V201, 1, 60)
     assert not v201.accepted and v201.schedule is None
+
+
+def test_what_an_iso_15118_ev_is_offered() -> None:
+    needs = ev_needs_from_wire(
+        {
+            "evseId": 1,
+            "chargingNeeds": {
+                "requestedEnergyTransfer": "AC_three_phase",
+                "departureTime": "2026-03-01T18:00:00Z",
+                "acChargingParameters": {
+                    "energyAmount": 20000,
+                    "evMinCurrent": 6,
+                    "evMaxCurrent": 16,
+                    "evMaxVoltage": 400,
+                },
+            },
+        }
+    )
+    assert needs.max_power_w == 16 * 230 * 3 and needs.energy_wh == 20000
+    assert needs.departure == datetime(2026, 3, 1, 18, tzinfo=UTC)
+    assert ev_max_power_w("DC", dc_max_current_a=100, dc_max_voltage_v=400) == 40_000
+    assert ev_max_power_w("DC") is None
+    assert offered_limit_w(needs, D(22_000), None) == 11_040
+    assert offered_limit_w(needs, D(22_000), D(5_000)) == 5_000
+    assert offered_limit_w(None, D(22_000), None) == 22_000
+    periods, unit = ev_schedule_from_wire(
+        {
+            "chargingSchedule": {
+                "id": 1,
+                "chargingRateUnit": "A",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16}],
+            }
+        }
+    )
+    assert unit is RateUnit.A
+    assert schedule_within(periods, unit, D(11_040))
+    assert not schedule_within(periods, unit, D(11_000))
+    offer = ev_profile(3, 1, "TX-1", D(11_040))
+    check_profile(offer)
+    assert offer.kind is ProfileKind.RELATIVE and offer.transaction_id == "TX-1"

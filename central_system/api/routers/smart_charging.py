@@ -493,3 +493,44 @@ async def transaction_cost(
         total=cost.total,
         ended=transaction.ended,
     )
+
+
+class OfferIn(BaseModel):
+    limit_w: Decimal | None = Field(
+        default=None,
+        ge=0,
+        le=10_000_000,
+        max_digits=12,
+        decimal_places=1,
+        description="The new limit; default: what the EV, the EVSE and the site allow.",
+    )
+
+
+@router.post("/evses/{evse_id}/charging-schedule", response_model=SetProfileOut, responses=ERRORS)
+async def offer_schedule(
+    request: Request,
+    ctx: Ctx,
+    caller: Operator,
+    station_id: StationPath,
+    evse_id: Annotated[int, Path(ge=1, le=100)],
+    body: OfferIn,
+) -> SetProfileOut:
+    """Send the transaction on the EVSE a new TxProfile: a renegotiation started by the CSMS
+    (2.x K16, TC_K_58); an ISO 15118 EV then answers with a new schedule."""
+    await ctx.catalog.manageable(caller, station_id)
+    result = await _audited(
+        request,
+        ctx,
+        caller,
+        station_id,
+        "offer-charging-schedule",
+        ctx.core.smart_charging.offer_schedule(station_id, evse_id, limit_w=body.limit_w),
+        lambda r: r.outcome.status if r else "no-transaction",
+    )
+    if result is None:
+        raise Conflict(f"no transaction on EVSE {evse_id}", problem="no-transaction")
+    return SetProfileOut(
+        status=result.outcome.status,
+        response=result.outcome.payload,
+        profile=profile_out(result.record),
+    )
