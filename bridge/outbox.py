@@ -31,11 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from central_system.persistence.database import is_sqlite, sqlite_path
 from central_system.persistence.models import OutboxRow
+from central_system.persistence.outbox import TELEMETRY
 
 log = logging.getLogger(__name__)
-
-RECORD = "record"
-TELEMETRY = "telemetry"
 
 _outbox = OutboxRow.__table__  # type: ignore[attr-defined]
 

@@ -57,6 +57,8 @@ RECORD_TOPICS = frozenset({TopicKind.SESSION})
 
 # AWS IoT Core refuses payloads over 128 KiB; a meter message is split well below that.
 MAX_PAYLOAD_BYTES = 120_000
+# A sample without signed data is well under 1 KB in JSON: this many always fit one message.
+SAMPLES_THAT_FIT = 100
 
 
 def outbox_rows(events: Sequence[DomainEvent]) -> Iterable[OutboxRow]:
@@ -138,6 +140,8 @@ def _split_samples(
     event: MeterValuesReceived, samples: list[MeterSample]
 ) -> list[list[MeterSample]]:
     """Halve a message's samples until every part's payload fits (in order)."""
+    if len(samples) <= SAMPLES_THAT_FIT and not any(s.signed_data for s in samples):
+        return [samples]  # the common case, without serialising twice
     size = len(_meter_message(event, event.transaction, samples, 1, 1).model_dump_json())
     if size <= MAX_PAYLOAD_BYTES or len(samples) == 1:
         return [samples]

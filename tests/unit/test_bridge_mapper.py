@@ -31,7 +31,12 @@ from central_system.domain.signal import SignalQuality as DomainSignalQuality
 from central_system.domain.signal import SignalReading
 from central_system.domain.tariffs import Tariff, price
 from central_system.domain.transactions import Transaction
-from central_system.persistence.outbox import MAX_PAYLOAD_BYTES, messages_for, outbox_rows
+from central_system.persistence.outbox import (
+    MAX_PAYLOAD_BYTES,
+    SAMPLES_THAT_FIT,
+    messages_for,
+    outbox_rows,
+)
 from schemas.generate import JSON_DIR
 from schemas.telemetry import MeterMessage, telemetry_message
 
@@ -154,6 +159,21 @@ def test_a_meter_message_summarises_its_newest_values() -> None:
     assert [s.timestamp for s in message.samples] == sorted(s.timestamp for s in samples)
     assert message.samples[3].phase == "L1"
     assert message.samples[0].phase is None  # "" in the domain is absent on the wire
+
+
+def test_the_samples_assumed_to_fit_do_fit() -> None:
+    widest = MeterSample(
+        T0,
+        "Energy.Reactive.Import.Register.Interval" + "x" * 10,
+        Decimal("12345678901234.123456"),
+        "u" * 20,
+        phase="L1-N",
+        location="Outlet",
+        context="Transaction.Begin" + "x" * 3,
+    )
+    samples = (widest,) * SAMPLES_THAT_FIT
+    (row,) = outbox_rows([MeterValuesReceived("C" * 48, 1, transaction(), samples)])
+    assert len(row.payload.encode()) < MAX_PAYLOAD_BYTES / 2
 
 
 def test_meter_values_outside_a_transaction_have_no_session_fields() -> None:
