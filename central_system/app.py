@@ -130,9 +130,7 @@ class CentralSystem:
             transactions=TransactionService(self.uow, clock),
             data_transfer=DataTransferService(),
             firmware=FirmwareService(self.uow, clock, maintenance, maintenance, secrets),
-            log_uploads=LogUploadService(
-                self.uow, clock, maintenance, secrets, self.upload_url
-            ),
+            log_uploads=LogUploadService(self.uow, clock, maintenance, secrets, self.upload_url),
             security=SecurityService(
                 self.uow,
                 clock,

@@ -53,6 +53,7 @@ SECURITY_EVENT = "SecurityEventNotification"  # sent by stations
 CSMS_SECURITY_EVENT = "CsmsSecurityEvent"  # recorded by the central system
 SECURITY_EVENT_KINDS = (SECURITY_EVENT, CSMS_SECURITY_EVENT)
 PROFILE_UPGRADE = "SecurityProfileUpgrade"
+PASSWORD_CHANGE = "BasicAuthPasswordChange"  # a new password sent, the answer awaited
 CERTIFICATE_ISSUED = "CertificateIssued"  # services.certificates writes these
 CERTIFICATE_INSTALLED = "CertificateInstalled"
 CERTIFICATE_DELETED = "CertificateDeleted"
@@ -107,6 +108,17 @@ async def admit_with_upgrade(
     await uow.commit()
     log.info("%s: now connects with security profile %d", record.id, int(target))
     return True
+
+
+async def changing_password_hash(uow: UnitOfWork, station_id: str) -> str | None:
+    """The hash of a password sent to the station whose answer is still awaited. A station
+    that accepted it may reconnect with it before the central system has read its answer
+    (TC_073, TC_A_09): admission accepts this password as well until then."""
+    entries = await uow.station_events.of_kind(station_id, PASSWORD_CHANGE)
+    if not entries or entries[-1].data.get("state") != "sent":
+        return None
+    found = entries[-1].data.get("hash")
+    return str(found) if found else None
 
 
 class SecurityService:
@@ -166,17 +178,26 @@ class SecurityService:
             )
         password = password_from_entropy(self._entropy.random_bytes(32))
         password_hash = self._hasher.hash(password)
-        outcome = await self._control.set_password(station_id, password)
+        await self._event(station_id, PASSWORD_CHANGE, {"state": "sent", "hash": password_hash})
+        try:
+            outcome = await self._control.set_password(station_id, password)
+        except Exception:
+            await self._event(station_id, PASSWORD_CHANGE, {"state": "failed"})
+            raise
         accepted = outcome.status in _ACCEPTED_PASSWORD
         async with self._uow() as uow:
             if accepted:
                 current = await uow.stations.get(station_id)
                 if current is not None:
                     await uow.stations.save(replace(current, password_hash=password_hash))
+            now = self._clock.now()
+            await uow.station_log.add(
+                station_id, PASSWORD_CHANGE, now, {"state": "accepted" if accepted else "refused"}
+            )
             await uow.station_log.add(
                 station_id,
                 CSMS_SECURITY_EVENT,
-                self._clock.now(),
+                now,
                 {
                     "type": "BasicAuthPasswordChanged" if accepted else "BasicAuthPasswordKept",
                     "stationAnswer": outcome.status,

@@ -31,7 +31,7 @@ from central_system.domain.stations import (
     validate_station_id,
 )
 from central_system.services.ports import Clock, PasswordHasher, UnitOfWorkFactory
-from central_system.services.security import admit_with_upgrade
+from central_system.services.security import admit_with_upgrade, changing_password_hash
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +127,11 @@ class StationService:
             and username == station_id
         ):
             password_ok = await self._hasher.verify(record.password_hash, password)
+            if not password_ok:  # the new one of a change in flight (TC_073, TC_A_09)
+                async with self._uow() as uow:
+                    changing = await changing_password_hash(uow, station_id)
+                if changing is not None:
+                    password_ok = await self._hasher.verify(changing, password)
         credentials = Credentials(username, password_ok, over_tls, client_certificate_ok)
         decision = admit(station_id, record, credentials, auto_register=self._auto_register)
         if record is not None:  # connecting with a profile it was asked to move to (TC_083)

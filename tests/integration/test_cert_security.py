@@ -826,3 +826,50 @@ async def test_security_events_of_refused_connections_are_queryable(
     assert ("central_system", "FailedToAuthenticate") in await events(system, admin, "CP-SEV")
     async with api(system) as http:
         assert (await http.get("/api/v1/security/events")).status_code == 401
+
+
+class ProbingStation(Station201):
+    """Before it answers SetVariables, tries the new password on a second connection (with no
+    usable subprotocol, so it replaces nothing): a station may reconnect that early."""
+
+    url: str = ""
+    probe: int | str | None = None
+
+    @on("SetVariables")
+    async def on_set_variables(self, set_variable_data: list[dict[str, Any]], **_: Any) -> Any:
+        password = set_variable_data[0]["attribute_value"]
+        try:
+            async with websockets.connect(
+                f"{self.url}/{self.id}",
+                subprotocols=["not-ocpp"],  # type: ignore[list-item]
+                additional_headers=basic_auth(self.id, password),
+            ) as probe:
+                await probe.wait_closed()
+                self.probe = "admitted"
+        except websockets.InvalidStatus as error:
+            self.probe = error.response.status_code
+        return result201.SetVariables(
+            set_variable_result=[
+                {
+                    "attribute_status": "Accepted",
+                    "component": data["component"],
+                    "variable": data["variable"],
+                }
+                for data in set_variable_data
+            ]
+        )
+
+
+async def test_a_new_password_is_admitted_while_its_answer_is_on_the_way(
+    system: RunningCentralSystem,
+) -> None:
+    """TC_A_09: a station that accepted the new password may reconnect with it before the
+    central system has read its answer; admission takes the password being changed to."""
+    client = await booted201(system, "CS-PWP", ProbingStation, password=PASSWORD)
+    client.cp.url = system.ocpp_url
+    try:
+        outcome = await system.services.security.rotate_password("CS-PWP")
+        assert outcome.status == "Accepted"
+        assert client.cp.probe == "admitted"
+    finally:
+        await client.close()
