@@ -254,7 +254,7 @@ class Fleet:
             await asyncio.sleep(0.2)
 
 
-def progress_view(refresh_per_second: float = 2.0) -> Any:
+def progress_view(refresh_per_second: float = 2.0, console: Any | None = None) -> Any:
     """A rich live table of the fleet (returned as a coroutine function for `Fleet.run`)."""
     from rich.live import Live
     from rich.table import Table
@@ -292,12 +292,13 @@ def progress_view(refresh_per_second: float = 2.0) -> Any:
 
     async def view(fleet: Fleet) -> None:
         try:
-            with Live(table(fleet), refresh_per_second=refresh_per_second) as live:
+            with Live(table(fleet), refresh_per_second=refresh_per_second, console=console) as live:
                 while True:
                     await asyncio.sleep(1.0 / refresh_per_second)
                     live.update(table(fleet))
         finally:
-            print(flush=True)  # the summary line starts on a line of its own
+            if console is None:
+                print(flush=True)  # the summary line starts on a line of its own
 
     return view
 

@@ -120,6 +120,7 @@ class StationStore:
             yield
         except BaseException:
             self._db.execute("ROLLBACK")
+            self._depth = None  # recount: the rolled-back inserts were counted
             raise
         self._db.execute("COMMIT")
 

@@ -1,7 +1,7 @@
 """`python -m charge_point station` as a station maker runs it, against `evcharge serve`: the
 central system goes away mid-session, the station process is killed with messages still
 queued, and after both come back every queued message arrives and the stored energy equals the
-station's register. Also `simulate` with its live view."""
+station's register."""
 
 from __future__ import annotations
 
@@ -163,30 +163,3 @@ async def test_a_killed_station_replays_its_queue_after_the_restart(tmp_path: Pa
                 row_id,
             )]  # fmt: skip
             assert seq == list(range(len(seq))), "every seqNo exactly once, none missing"
-
-
-async def test_simulate_shows_a_live_view_and_ends_with_a_summary(tmp_path: Path):
-    env = cli_env(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'central.db'}",
-        auto_register="true",
-        ocpp_port="0",
-        env="development",
-    )
-    async with serve(env) as server:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "charge_point", "simulate", "--stations", "4",
-            "--duration", "4", "--url", server.ocpp_url, "--time-scale", "600",
-            "--session-minutes", "5", "--arrival-rate", "30", "--sample-interval", "1",
-            env=cli_env(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
-        output, _ = await asyncio.wait_for(process.communicate(), 60)
-    text = output.decode()
-    assert process.returncode == 0, text
-    assert "evcharge fleet" in text  # the live table
-    summary = [line for line in text.splitlines() if line.startswith("summary ")]
-    assert len(summary) == 1, text
-    fields = dict(part.split("=") for part in summary[0].split()[1:])
-    assert fields["stations"] == "4"
-    assert fields["online"] == "4"
-    assert int(fields["sessions"]) > 0
-    assert fields["errors"] == "0"

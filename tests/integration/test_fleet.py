@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 from pathlib import Path
 
+from rich.console import Console
 from sqlalchemy import select
 
 from central_system.persistence.models import TransactionRow
-from charge_point.fleet import Fleet, FleetOptions, assign_versions, parse_mix, station_ids
+from charge_point.fleet import (
+    Fleet,
+    FleetOptions,
+    assign_versions,
+    parse_mix,
+    progress_view,
+    station_ids,
+)
 from charge_point.simulation import run_simulated_station
 from tests.conftest import RunningCentralSystem
 from tests.helpers import wait_for
@@ -43,7 +52,8 @@ async def test_a_small_fleet_charges_and_every_session_is_stored(
         await central_system.services.stations.register(station_id)
     fleet = Fleet(options)
     assert {s.version for s in fleet.stations} == {"1.6", "2.0.1"}
-    summary = await fleet.run()
+    screen = io.StringIO()
+    summary = await fleet.run(progress_view(console=Console(file=screen, width=120)))
 
     assert summary.online == 6
     assert summary.sessions > 0
@@ -51,6 +61,8 @@ async def test_a_small_fleet_charges_and_every_session_is_stored(
     assert summary.errors == 0
     assert summary.queued == 0
     assert summary.line().startswith("summary stations=6 online=6 sessions=")
+    view = screen.getvalue()
+    assert "evcharge fleet" in view and "6/6" in view  # the live table: all stations online
     async with central_system.system.uow() as uow:
         stored = list((await uow.session.scalars(select(TransactionRow))).all())
     assert len(stored) == summary.sessions

@@ -4,6 +4,7 @@ reservations, and charging offline with the local authorization list."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -483,3 +484,105 @@ async def test_unsupported_commands_get_not_supported(
                 {"certificateType": "CentralSystemRootCertificate"},
             )
     assert raised.value.code == "NotSupported"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_diagnostics_are_uploaded_with_every_status(
+    central_system: RunningCentralSystem, tmp_path: Path, version: str
+):
+    """1.6 GetDiagnostics (TC_045) / 2.0.1 GetLog (N01) to a file:// location."""
+    await prepared(central_system)
+    target = tmp_path / "uploads"
+    location = target.as_uri()
+    station = make_station(central_system.ocpp_url, tmp_path, version, upload_step_s=0.05)
+    async with online(station):
+        if version == "1.6":
+            reply = await central_system.system.commands.send(
+                STATION_ID, "GetDiagnostics", {"location": location}
+            )
+            name, kind = reply["fileName"], "DiagnosticsStatusNotification"
+        else:
+            reply = await central_system.system.commands.send(
+                STATION_ID,
+                "GetLog",
+                {"logType": "DiagnosticsLog", "requestId": 4, "log": {"remoteLocation": location}},
+            )
+            assert reply["status"] == "Accepted"
+            name, kind = reply["filename"], "LogStatusNotification"
+        statuses = await wait_for(lambda: _at_least(log_entries(central_system, kind), 2), 10, 0.05)
+    assert [s.data["status"] for s in statuses] == ["Uploading", "Uploaded"]
+    uploaded = json.loads((target / name).read_text())
+    assert uploaded["stationId"] == STATION_ID
+    assert "AuthorizationKey" not in uploaded["settings"]  # write-only stays secret
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_trigger_message_sends_what_was_asked_for(
+    central_system: RunningCentralSystem, tmp_path: Path, version: str
+):
+    """1.6 TC_054 / 2.0.1 F06."""
+    await prepared(central_system)
+    commands = central_system.system.commands
+    async with online(make_station(central_system.ocpp_url, tmp_path, version)) as station:
+        before = station.stats.messages_sent
+        assert (await commands.trigger_message(STATION_ID, "Heartbeat")).accepted
+        assert (
+            await commands.trigger_message(STATION_ID, "StatusNotification", evse_id=2)
+        ).accepted
+        await wait_for(lambda: station.stats.messages_sent >= before + 4, 5)
+        assert (await commands.trigger_message(STATION_ID, "FirmwareStatusNotification")).accepted
+        await wait_for(
+            lambda: _at_least(log_entries(central_system, "FirmwareStatusNotification"), 1), 5
+        )
+        boot = await commands.trigger_message(STATION_ID, "BootNotification")
+        assert boot.status == ("Accepted" if version == "1.6" else "Rejected")  # F06.FR.17
+        unknown = await commands.trigger_message(STATION_ID, "StatusNotification", evse_id=9)
+        assert unknown.status == "Rejected"
+    [firmware] = await log_entries(central_system, "FirmwareStatusNotification")
+    assert firmware.data["status"] == "Idle"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_availability_change_waits_for_the_running_session(
+    central_system: RunningCentralSystem, tmp_path: Path, version: str
+):
+    """TC_015-TC_016 / G03-G04: Scheduled while charging, Unavailable once it ended, and no
+    new session while inoperative."""
+    await prepared(central_system, "TAG-1")
+    commands = central_system.system.commands
+    async with online(make_station(central_system.ocpp_url, tmp_path, version)) as station:
+        ccs_car(station, 1).plug_in()
+        assert await station.present_token(1, "TAG-1")
+        busy = await commands.change_availability(STATION_ID, operative=False, evse_id=1)
+        assert busy.status == "Scheduled"
+        idle = await commands.change_availability(STATION_ID, operative=False, evse_id=2)
+        assert idle.status == "Accepted"
+        assert station.connectors[2].status == "Unavailable"
+        assert await station.present_token(1, "TAG-1")  # the driver stops
+        await wait_for(lambda: station.connectors[1].status == "Unavailable", 5)
+        assert not await station.present_token(1, "TAG-1")
+        restored = await commands.change_availability(STATION_ID, operative=True)
+        assert restored.status == "Accepted"
+        await wait_for(lambda: station.connectors[1].status == "Preparing", 5)  # car still in
+        assert station.connectors[2].status == "Available"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_unlock_connector(central_system: RunningCentralSystem, tmp_path: Path, version: str):
+    """1.6 TC_017: a transaction is stopped first; 2.0.1 F05: never under a transaction."""
+    await prepared(central_system, "TAG-1")
+    commands = central_system.system.commands
+    async with online(make_station(central_system.ocpp_url, tmp_path, version)) as station:
+        ccs_car(station, 1).plug_in()
+        assert await station.present_token(1, "TAG-1")
+        result = await commands.unlock(STATION_ID, 1)
+        if version == "1.6":
+            assert result.status == "Unlocked"
+            [tx] = await ended(central_system)
+            assert tx.stop_reason == "UnlockCommand"
+        else:
+            assert result.status == "OngoingAuthorizedTransaction"
+            assert station.connectors[1].transaction is not None
+        assert (await commands.unlock(STATION_ID, 2)).status == "Unlocked"
+        missing = await commands.unlock(STATION_ID, 7)
+        assert missing.status == ("NotSupported" if version == "1.6" else "UnknownConnector")
