@@ -41,6 +41,13 @@ class PublishRefused(aiomqtt.MqttError):
 def tls_context(settings: BridgeSettings) -> ssl.SSLContext:
     """TLS 1.2 or newer, the broker verified against `mqtt_ca` (else the system's CAs) and its
     host name, and the client certificate presented when configured."""
+    for variable, path in (
+        ("EVCHARGE_MQTT_CA", settings.mqtt_ca),
+        ("EVCHARGE_MQTT_CERT", settings.mqtt_cert),
+        ("EVCHARGE_MQTT_KEY", settings.mqtt_key),
+    ):
+        if path is not None and not path.is_file():
+            raise ValueError(f"{variable}: {path} is not a readable file")
     context = ssl.create_default_context(
         ssl.Purpose.SERVER_AUTH, cafile=str(settings.mqtt_ca) if settings.mqtt_ca else None
     )
