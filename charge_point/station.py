@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import json
 import logging
@@ -1431,8 +1432,8 @@ class Station:
                 }
                 for c in self.connectors.values()
             },
-            "signal": self.signal.__dict__ if self.signal else None,
-            "stats": self.stats.__dict__,
+            "signal": dataclasses.asdict(self.signal) if self.signal else None,
+            "stats": dataclasses.asdict(self.stats),
             "settings": {
                 v.name: self.settings.value(v) for v in self.catalog.variables if v.readable
             },
