@@ -146,9 +146,18 @@ def station_command(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(_until_signalled(run()))
+    except Exception as error:  # e.g. the CAN interface cannot be opened
+        log.critical("station %s stopped: %s", config.station_id, _describe(error))
+        return 1
     finally:
         station.store.close()
     return 0
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, BaseExceptionGroup):
+        return "; ".join(_describe(e) for e in error.exceptions)
+    return f"{type(error).__name__}: {error}"
 
 
 def _add_station(commands: Any) -> None:
