@@ -185,7 +185,7 @@ def print_report(results: dict[str, Any]) -> None:
             profile = suite["profile"]
             print(
                 f"profile of {name} (py-spy, {profile['samples']} samples, closed loop 1.6 at "
-                f"{profile['rate']:.0f} msg/s, {profile['cpu_us_per_msg']:.0f} us/msg):"
+                f"{profile['rate']:.0f} msg/s):"
             )
             print(report.profile_table(profile))
             print()

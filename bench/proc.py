@@ -140,3 +140,17 @@ def parse_proc_stat_cores(text: str) -> dict[int, tuple[int, int]]:
 
 def core_ticks() -> dict[int, tuple[int, int]]:
     return parse_proc_stat_cores(Path("/proc/stat").read_text())
+
+
+def thread_cpu_seconds(pid: int) -> dict[int, float]:
+    """{thread id: user + system CPU seconds} of every thread of `pid` alive now."""
+    result: dict[int, float] = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return result
+    for tid in tids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            text = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+            result[int(tid)] = parse_stat_cpu_ticks(text) / CLOCK_TICKS
+    return result

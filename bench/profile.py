@@ -87,9 +87,16 @@ def py_spy_executable() -> str | None:
 
 
 def record(
-    pid: int, seconds: float, output: Path, *, rate: int = 250, cpu: int | None = None
+    pid: int,
+    seconds: float,
+    output: Path,
+    *,
+    rate: int = 250,
+    cpu: int | None = None,
+    nonblocking: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """Start py-spy sampling `pid` (all threads) for `seconds`, without pausing it."""
+    """Start py-spy sampling `pid` (all threads, idle ones left out) for `seconds`. By default
+    py-spy pauses the process for each sample (consistent stacks, a few % overhead)."""
     executable = py_spy_executable()
     if executable is None:
         raise FileNotFoundError("py-spy is not installed (.venv/bin/pip install py-spy)")
@@ -105,9 +112,10 @@ def record(
             str(rate),
             "--format",
             "raw",
+            "--threads",
             "--output",
             str(output),
-            "--nonblocking",
+            *(["--nonblocking"] if nonblocking else []),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -115,9 +123,14 @@ def record(
     )
 
 
-def parse_raw(lines: Iterable[str]) -> list[tuple[list[Frame], int]]:
-    """[(frames root..leaf, count)] from py-spy raw output."""
-    stacks = []
+Stack = tuple[str, list[Frame], int]  # thread name, frames root..leaf, count
+_THREAD = re.compile(r"^thread \((?P<tid>\w+)\)(?:: (?P<name>.*))?$")
+
+
+def parse_raw(lines: Iterable[str]) -> list[Stack]:
+    """[(thread name, frames root..leaf, count)] from py-spy raw output (`--threads` puts a
+    `thread (TID): NAME` frame first; without it the thread is "")."""
+    stacks: list[Stack] = []
     for line in lines:
         line = line.rstrip("\n")
         if not line:
@@ -126,7 +139,12 @@ def parse_raw(lines: Iterable[str]) -> list[tuple[list[Frame], int]]:
         if not count_text.isdigit():
             continue
         frames: list[Frame] = []
-        for frame in stack_text.split(";"):
+        parts = stack_text.split(";")
+        thread = ""
+        if parts and (match := _THREAD.match(parts[0])):
+            thread = match.group("name") or match.group("tid")
+            parts = parts[1:]
+        for frame in parts:
             match = _FRAME.match(frame)
             if match:
                 number = match.group("line")
@@ -135,7 +153,7 @@ def parse_raw(lines: Iterable[str]) -> list[tuple[list[Frame], int]]:
                 )
             else:
                 frames.append((frame, "", 0))
-        stacks.append((frames, int(count_text)))
+        stacks.append((thread, frames, int(count_text)))
     return stacks
 
 
@@ -179,6 +197,9 @@ def _short(function: str, path: str) -> str:
     return f"{function} ({path})"
 
 
+MAIN_THREAD = "MainThread"
+
+
 @dataclass(frozen=True, slots=True)
 class Profile:
     samples: int
@@ -187,11 +208,15 @@ class Profile:
     top_functions: list[tuple[str, float]]  # (leaf function, share of busy samples)
 
 
-def summarise(stacks: list[tuple[list[Frame], int]], top: int = 12) -> Profile:
+def summarise(stacks: list[Stack], top: int = 12, thread: str | None = MAIN_THREAD) -> Profile:
+    """Components of the busy samples of `thread` (the event loop's; None: every thread; stacks
+    recorded without thread names are all taken)."""
     components: Counter[str] = Counter()
     leaves: Counter[str] = Counter()
     idle = 0
-    for frames, count in stacks:
+    for name, frames, count in stacks:
+        if thread is not None and name and name != thread:
+            continue
         component = component_of(frames)
         if component == IDLE:
             idle += count

@@ -279,8 +279,16 @@ def target_lines(results: dict[str, Any]) -> list[str]:
 
 
 def profile_table(profile: dict[str, Any]) -> str:
-    """Components, then the busiest leaf functions, with microseconds per message."""
-    us = profile.get("cpu_us_per_msg", math.nan)
+    """CPU per message by thread, then the event loop thread's components and busiest leaf
+    functions (py-spy shares of its busy samples times its CPU time per message)."""
+    us = profile.get("main_thread_us_per_msg", profile.get("cpu_us_per_msg", math.nan))
+    head = ""
+    if "main_thread_us_per_msg" in profile:
+        head = (
+            f"server CPU {profile['cpu_us_per_msg']:.0f} us/msg = event loop thread "
+            f"{profile['main_thread_us_per_msg']:.0f} + other threads (aiosqlite workers: "
+            f"SQLite's C code) {profile['other_threads_us_per_msg']:.0f}\n\n"
+        )
 
     def rows(items: list[tuple[str, float]]) -> list[list[str]]:
         return [
@@ -292,7 +300,7 @@ def profile_table(profile: dict[str, Any]) -> str:
     second = stats.table(
         rows(profile.get("top_functions", [])), ["self time in", "share", "us/msg"]
     )
-    return first + "\n\n" + second
+    return head + first + "\n\n" + second
 
 
 def jsonable(value: Any) -> Any:

@@ -299,10 +299,10 @@ class Bench:
         }
         task = asyncio.ensure_future(fleet.loop(command))
         await _sleep_until(start_at + 1.0)
-        cpu0 = server.cpu()
+        cpu0, threads0 = server.cpu(), proc.thread_cpu_seconds(server.pid)
         spy = profiling.record(server.pid, seconds, output, cpu=self.generator_cpu)
         await asyncio.to_thread(spy.wait)
-        cpu1 = server.cpu()
+        cpu1, threads1 = server.cpu(), proc.thread_cpu_seconds(server.pid)
         result = await task
         await self._settle(server)
         if not output.exists():
@@ -311,15 +311,25 @@ class Bench:
             return {}
         summary = profiling.load(output)
         rate = result["rate"]
-        us_per_msg = (cpu1 - cpu0) / (rate * seconds) * 1e6 if rate else math.nan
+        messages = rate * seconds
+        us_per_msg = (cpu1 - cpu0) / messages * 1e6 if rate else math.nan
+        # CPU time per thread (/proc): the event loop's thread has the server's pid as its id;
+        # the others are aiosqlite's workers (SQLite's C code runs there) and the like.
+        main = threads1.get(server.pid, 0.0) - threads0.get(server.pid, 0.0)
+        others = sum(t - threads0.get(tid, 0.0) for tid, t in threads1.items() if tid != server.pid)
+        main_us = main / messages * 1e6 if rate else math.nan
+        others_us = others / messages * 1e6 if rate else math.nan
         self.log(
-            f"    profile: {summary.samples} samples over {seconds:.0f} s at {rate:.0f} msg/s "
-            f"({us_per_msg:.0f} us/msg)"
+            f"    profile: {summary.samples} samples over {seconds:.0f} s at {rate:.0f} msg/s: "
+            f"{us_per_msg:.0f} us/msg = event loop thread {main_us:.0f} + other threads "
+            f"{others_us:.0f}"
         )
         return {
             "samples": summary.samples,
             "rate": rate,
             "cpu_us_per_msg": us_per_msg,
+            "main_thread_us_per_msg": main_us,
+            "other_threads_us_per_msg": others_us,
             "idle_samples": summary.idle,
             "components": summary.by_component,
             "top_functions": summary.top_functions,

@@ -162,6 +162,9 @@ def test_profile_components_leave_idle_threads_out() -> None:
         "_compile_w_cache (sqlalchemy/sql/elements.py:700);visit_insert (sqlalchemy/sql/x.py:1) 20",
         "Session.execute (sqlalchemy/orm/session.py:2300) 10",
     ]
+    raw = ["thread (7): MainThread;" + line for line in raw] + [
+        "thread (8): Thread-1;run (threading.py:1) 999"  # not the event loop's thread
+    ]
     summary = profile.summarise(profile.parse_raw(raw))
     assert summary.idle == 800
     assert summary.samples == 900
