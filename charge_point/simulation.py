@@ -16,8 +16,8 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from charge_point.domain.battery import BatteryState
@@ -29,6 +29,9 @@ from charge_point.model import StationConfig
 from charge_point.station import Station
 
 log = logging.getLogger(__name__)
+
+RETRY_TOKEN_S = 2.0
+"""A refused driver shows the token again after this many real seconds."""
 
 
 @dataclass(frozen=True)
@@ -123,13 +126,15 @@ class Driver:
         self.on_event(f"{station.station_id}/{cid}: car plugged in, SoC {car.soc_pct:.0f} %")
         conn = station.connectors[cid]
         token = self.traffic.id_token
-        if token is not None:
-            await _until(lambda: conn.plugged, 5.0)
-            if not await station.present_token(cid, token):
-                self.on_event(f"{station.station_id}/{cid}: token {token} refused")
         deadline = asyncio.get_running_loop().time() + dwell_s
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout_at(deadline):
+                await _until(lambda: conn.plugged, 5.0)
+                if token is not None:
+                    # Refused (the station may still be booting, or offline): try again.
+                    while not await station.present_token(cid, token):
+                        self.on_event(f"{station.station_id}/{cid}: token {token} refused")
+                        await asyncio.sleep(RETRY_TOKEN_S)
                 await _until(lambda: conn.transaction is not None, dwell_s)
                 await _until(lambda: conn.transaction is None, dwell_s)
         if conn.transaction is not None and token is not None:
@@ -155,7 +160,7 @@ async def run_simulated_station(
     url: str,
     version: str = "1.6",
     *,
-    id_token: str | None = None,
+    id_token: str | Sequence[str] | None = None,
     time_scale: float = 60.0,
     data_dir: Path | str = Path(".evcharge/stations"),
     password: str | None = None,
@@ -171,13 +176,17 @@ async def run_simulated_station(
     """A station with simulated hardware and drivers on both connectors, until cancelled.
 
     The first cars arrive at once (`first_arrival_minutes=0`), so a demo shows charging
-    immediately. `id_token` must be Accepted by the central system (and one token can only
-    be in one transaction at a time: give each demo station its own); without one the station
-    charges in free-vend mode.
+    immediately. `id_token` must be Accepted by the central system; the central system allows a
+    token in one transaction at a time (ConcurrentTx), so give a sequence with one token per
+    connector (connector 1 gets the first). Without a token the station charges in free-vend
+    mode.
     """
+    tokens: list[str | None] = (
+        [id_token] if id_token is None or isinstance(id_token, str) else list(id_token)
+    ) or [None]
     rng = random.Random(seed)
     values = {"MeterValueSampleInterval": str(sample_interval_s)}
-    if id_token is None:
+    if tokens[0] is None:
         values["AuthorizationEnabled"] = "false"  # free vend
     values.update(settings or {})
     station = Station(
@@ -190,16 +199,16 @@ async def run_simulated_station(
     traffic = TrafficProfile(
         arrival_rate_per_hour=arrival_rate_per_hour,
         session_minutes=session_minutes,
-        id_token=id_token,
         time_scale=time_scale,
         first_arrival_minutes=first_arrival_minutes,
     )
     try:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(station.run(started))
-            for cid in station.connectors:
+            for index, cid in enumerate(station.connectors):
+                own = replace(traffic, id_token=tokens[index % len(tokens)])
                 driver = Driver(
-                    station, cid, traffic, rng=random.Random(rng.random()), on_event=on_event
+                    station, cid, own, rng=random.Random(rng.random()), on_event=on_event
                 )
                 tasks.create_task(driver.run())
     finally:

@@ -76,14 +76,15 @@ async def test_the_demo_station_charges_cars_with_the_demo_token(
 ):
     """What `evcharge demo` runs: a station whose simulated drivers show DEMO-TOKEN."""
     await central_system.services.stations.register("DEMO-1")
-    await central_system.services.authorization.add_token("DEMO-TOKEN")
+    for token in ("DEMO-TOKEN-1", "DEMO-TOKEN-2"):
+        await central_system.services.authorization.add_token(token, group_id="DEMO")
     events: list[str] = []
     task = asyncio.create_task(
         run_simulated_station(
             "DEMO-1",
             central_system.ocpp_url,
             "2.0.1",
-            id_token="DEMO-TOKEN",
+            id_token=("DEMO-TOKEN-1", "DEMO-TOKEN-2"),
             time_scale=120,
             data_dir=tmp_path,
             sample_interval_s=1,
@@ -91,17 +92,22 @@ async def test_the_demo_station_charges_cars_with_the_demo_token(
         )
     )
 
-    async def charging() -> TransactionRow | None:
+    async def charging() -> list[TransactionRow] | None:
         async with central_system.system.uow() as uow:
             found = (await uow.session.scalars(select(TransactionRow))).all()
-        return next((t for t in found if t.live_soc_percent is not None), None)
+        metered = [t for t in found if t.live_soc_percent is not None]
+        return metered if len(metered) == 2 else None
 
     try:
-        tx = await wait_for(charging, 10, 0.1, "the demo car charges")
+        transactions = await wait_for(charging, 10, 0.1, "both demo cars charge")
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    assert tx.id_token == "DEMO-TOKEN"
-    assert tx.station_id == "DEMO-1"
-    assert any("car plugged in" in event for event in events)
+    assert {(t.evse_id, t.id_token) for t in transactions} == {
+        (1, "DEMO-TOKEN-1"),
+        (2, "DEMO-TOKEN-2"),
+    }
+    assert {t.start_authorization for t in transactions} == {"Accepted"}
+    assert all(t.station_id == "DEMO-1" and t.stopped_at is None for t in transactions)
+    assert sum("car plugged in" in event for event in events) == 2
