@@ -567,8 +567,8 @@ class SmartChargingService:
         async with self._uow() as uow:
             transaction = await self._transaction_on(uow, station_id, evse_id)
             held = await uow.charging_profiles.for_station(
-                station_id, statuses=(ProfileStatus.ACCEPTED,)
-            )
+                station_id, statuses=(ProfileStatus.ACCEPTED, ProfileStatus.SENT)
+            )  # an offer the station accepted before its answer was read is still in force
         offered = [
             first_limit_w(r.profile)
             for r in held

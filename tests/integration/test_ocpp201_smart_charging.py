@@ -699,9 +699,19 @@ def ev_schedule(limit: int, evse_id: int = 1) -> call201.NotifyEVChargingSchedul
     )
 
 
-async def offered(client: OcppClient, count: int) -> dict[str, Any]:
-    """The `count`th SetChargingProfile the station got, once it arrived."""
+async def offered(
+    client: OcppClient, count: int, running: RunningCentralSystem | None = None
+) -> dict[str, Any]:
+    """The `count`th SetChargingProfile the station got, once it arrived (and, with
+    `running`, once the central system read the station's answer)."""
     await wait_for(lambda: len(sent_profiles(client)) >= count, what=f"profile #{count}")
+    if running is not None:
+
+        async def answered() -> bool:
+            records = await running.services.smart_charging.profiles("CS-1")
+            return bool(records) and ProfileStatus.SENT not in {r.status for r in records}
+
+        await wait_for(answered, what="the station's answer read")
     return sent_profiles(client)[count - 1]
 
 
@@ -720,7 +730,7 @@ async def test_TC_K_53_load_leveling_with_high_level_communication(
         assert (await client.call(needs(evse_id=2))).status == "Rejected"
         await start_transaction(client)
         assert (await client.call(needs())).status == "Accepted"
-        sent = await offered(client, 1)
+        sent = await offered(client, 1, central_system)
         assert sent["charging_profile_purpose"] == "TxProfile"
         assert sent["transaction_id"] == "TX-1" and sent["evse_id"] == 1
         assert limit_of(sent) == 22_000
@@ -758,7 +768,7 @@ async def test_TC_K_57_renegotiation_initiated_by_ev(central_system: RunningCent
         await client.call(needs())
         await offered(client, 1)
         assert (await client.call(needs(max_power_w=11_000))).status == "Accepted"
-        assert limit_of(await offered(client, 2)) == 11_000
+        assert limit_of(await offered(client, 2, central_system)) == 11_000
         records = await central_system.services.smart_charging.profiles("CS-1")
         assert [r.status for r in records] == [ProfileStatus.REPLACED, ProfileStatus.ACCEPTED]
     finally:
