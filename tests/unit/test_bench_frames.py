@@ -10,7 +10,6 @@ import pytest
 from bench import frames
 from central_system.transport import validation
 from central_system.transport.ocppj import OcppVersion, parse_frame
-from central_system.transport.server import station_id_from_path
 
 TS = frames.TimestampFormatter()(1_700_000_000_123)
 
@@ -95,10 +94,6 @@ def test_timestamps() -> None:
     assert formatter(1_700_000_000_123) == b"2023-11-14T22:13:20.123Z"
     assert formatter(1_700_000_000_999) == b"2023-11-14T22:13:20.999Z"
     assert formatter(1_700_000_001_000) == b"2023-11-14T22:13:21.000Z"  # next second
-
-
-def test_station_paths_are_accepted_by_the_server() -> None:
-    assert station_id_from_path("/ocpp/B201-00042", "/ocpp") == "B201-00042"
 
 
 def _unmask(frame: bytes) -> tuple[int, bytes]:
