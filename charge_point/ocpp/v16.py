@@ -330,6 +330,7 @@ class Ocpp16Adapter(OcppAdapter):
     def __init__(self, station: Any) -> None:
         super().__init__(station)
         self._weak_signal = False
+        self._unreported_signal: tuple[SignalQuality, datetime] | None = None
 
     async def send_boot(self, cp: Any, reason: BootReason) -> tuple[str, int]:
         config = self.station.config
@@ -504,6 +505,9 @@ class Ocpp16Adapter(OcppAdapter):
 
     def signal_read(self, quality: SignalQuality, at: datetime) -> None:
         """DataTransfer org.evcharge/SignalStrength, and WeakSignal on connector 0."""
+        if not self.online:
+            self._unreported_signal = (quality, at)
+            return
         data = {
             "csq": quality.csq if 0 <= quality.csq <= 31 or quality.csq == 99 else None,
             "ber": quality.ber,
@@ -521,6 +525,12 @@ class Ocpp16Adapter(OcppAdapter):
         if quality.weak != self._weak_signal:
             self._weak_signal = quality.weak
             self.station_status_changed()
+
+    def went_online(self) -> None:
+        """The latest signal reading, when it was taken while offline."""
+        pending, self._unreported_signal = self._unreported_signal, None
+        if pending is not None:
+            self.signal_read(*pending)
 
     def firmware_16(self) -> str:
         status = self.station.firmware_status
