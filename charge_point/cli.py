@@ -24,10 +24,6 @@ def _configure_logging(level: str) -> None:
         stream=sys.stderr,
     )
     logging.getLogger("websockets").setLevel(logging.WARNING)
-    # Every OCPP frame is logged at INFO by the wire logger: only when asked for.
-    wire = logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
-    logging.getLogger("charge_point.ocpp.wire").setLevel(wire)
-    logging.getLogger("ocpp").setLevel(wire)
 
 
 async def _until_signalled(coroutine: Awaitable[Any]) -> Any:

@@ -60,7 +60,17 @@ if TYPE_CHECKING:
     from charge_point.station import Station
 
 log = logging.getLogger(__name__)
-ocpp_log = logging.getLogger("charge_point.ocpp.wire")
+
+
+class _WireLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """The `ocpp` package logs every frame at INFO; here frames are DEBUG (problems keep
+    their level), so a station's INFO log shows what happened, not every message."""
+
+    def info(self, msg: object, *args: Any, **kwargs: Any) -> None:
+        self.debug(msg, *args, **kwargs)
+
+
+ocpp_log = _WireLog(logging.getLogger("charge_point.ocpp.wire"), {})
 
 
 def wire_time(moment: datetime) -> str:
