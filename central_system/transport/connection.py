@@ -207,9 +207,11 @@ class OcppConnection:
     ) -> dict[str, Any]:
         """Send a CSMS-initiated CALL and return the CALLRESULT payload.
 
-        The payload is validated first (ValueError, nothing sent). Raises StationOffline,
-        StationCallTimeout or StationCallError.
+        The action and payload are validated first (ValueError, nothing sent). Raises
+        StationOffline, StationCallTimeout or StationCallError.
         """
+        if not validation.has_schema(self.version, action):
+            raise ValueError(f"{action} is not an OCPP {self.version} action")
         try:
             validation.validate(self.version, action, payload)
         except RpcError as error:

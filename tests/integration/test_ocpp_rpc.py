@@ -361,3 +361,19 @@ async def test_oversized_frame_closes_only_that_connection(database_url: str) ->
         finally:
             await big.close()
             await small.close()
+
+
+async def test_gateway_refuses_an_action_the_version_does_not_define(
+    central_system: RunningCentralSystem,
+) -> None:
+    """Nothing is sent for an unknown action; the caller gets a ValueError, not a crash."""
+    ws = await raw_station(central_system, "CP-U", "ocpp1.6")
+    registry = central_system.system.registry
+    try:
+        await wait_for(lambda: registry.is_connected("CP-U"))
+        with pytest.raises(ValueError, match=r"Frobnicate is not an OCPP 1\.6 action"):
+            await registry.call("CP-U", "Frobnicate", {})
+        with pytest.raises(ValueError, match=r"RequestStartTransaction is not an OCPP 1\.6"):
+            await registry.call("CP-U", "RequestStartTransaction", {})
+    finally:
+        await ws.close()
