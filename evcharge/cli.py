@@ -6,6 +6,7 @@ import argparse
 
 from bridge import cli as bridge_cli
 from central_system import cli as central_system_cli
+from charge_point import cli as charge_point_cli
 from evcharge.demo import main as run_demo
 from evcharge.serve import serve
 
@@ -20,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     # `evcharge serve` is the central system with the bridge beside it when a broker is set.
     commands.choices["serve"].set_defaults(func=serve)
     bridge_cli.register(commands)
+    charge_point_cli.register(commands)
     demo = commands.add_parser("demo", help="run everything locally with development defaults")
     demo.set_defaults(func=lambda _args: run_demo())
     return parser

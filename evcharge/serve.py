@@ -20,11 +20,14 @@ from central_system.settings import Settings
 log = logging.getLogger("evcharge.serve")
 
 
-async def run_with_bridge(system: CentralSystem, bridge: Bridge | None) -> None:
+async def run_with_bridge(
+    system: CentralSystem, bridge: Bridge | None, started: asyncio.Event | None = None
+) -> None:
     """Run the central system and, if given, the bridge next to it; the bridge is woken by
-    every committed event so that it publishes at once instead of at its next poll."""
+    every committed event so that it publishes at once instead of at its next poll. `started`
+    is set once the central system's listeners accept connections."""
     async with asyncio.TaskGroup() as tasks:
-        tasks.create_task(system.run())
+        tasks.create_task(system.run(started))
         if bridge is not None:
             system.events.subscribe(bridge.wake)
             tasks.create_task(bridge.run())
