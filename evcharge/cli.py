@@ -1,4 +1,8 @@
-"""The `evcharge` console script: every component's commands under one name."""
+"""The `evcharge` console script: every component's commands under one name.
+
+Each command imports what it needs when it runs: `evcharge stations add` must not pay for
+importing the web stack.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,18 @@ import argparse
 from bridge import cli as bridge_cli
 from central_system import cli as central_system_cli
 from charge_point import cli as charge_point_cli
-from evcharge.demo import main as run_demo
-from evcharge.serve import serve
+
+
+def serve(args: argparse.Namespace) -> int:
+    from evcharge.serve import serve as serve_everything
+
+    return serve_everything(args)
+
+
+def demo(args: argparse.Namespace) -> int:
+    from evcharge.demo import main as run_demo
+
+    return run_demo()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,8 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands.choices["serve"].set_defaults(func=serve)
     bridge_cli.register(commands)
     charge_point_cli.register(commands)
-    demo = commands.add_parser("demo", help="run everything locally with development defaults")
-    demo.set_defaults(func=lambda _args: run_demo())
+    demo_parser = commands.add_parser(
+        "demo", help="run everything locally with development defaults"
+    )
+    demo_parser.set_defaults(func=demo)
     return parser
 
 
