@@ -577,7 +577,9 @@ class Generator:
                 else:
                     station.send(kind, due)
                 due += interval
-            await asyncio.sleep(max(0.0, min(due - time.perf_counter(), 0.01)))
+            # At least 1 ms: shorter sleeps spin (the loop's timers have 1 ms resolution). A
+            # message may so leave up to ~1 ms after it was due; that counts in its latency.
+            await asyncio.sleep(min(max(due - time.perf_counter(), 0.001), 0.01))
         cpu = _cpu_seconds() - (cpu_start if cpu_start is not None else _cpu_seconds())
         self.stop_at = time.perf_counter() + command.get("grace", 5.0)
         await self._drain(command.get("grace", 5.0))
