@@ -196,6 +196,15 @@ async def test_a_long_outage_thins_telemetry_and_keeps_records(
                 await wait_for(
                     lambda: set(records) <= set(message_ids(partner.messages)), timeout=10
                 )
+                # The broker may still be delivering queued telemetry to the partner: wait
+                # until every row that was not thinned has arrived.
+                await wait_for(
+                    lambda: len(set(telemetry) & set(message_ids(partner.messages)))
+                    + bridge.stats.thinned
+                    >= len(telemetry),
+                    timeout=20,
+                    what="every row that was not thinned reaches the partner",
+                )
             received = message_ids(dedupe(partner.messages))
             diagnosis = f"{partner.connections} partner connections; {broker.log()[-3000:]}"
     kept = [m for m in telemetry if m in received]

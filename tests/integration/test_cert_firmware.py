@@ -610,7 +610,10 @@ async def test_campaign_over_many_stations_with_retries_and_an_offline_station(
             )
             assert created.status_code == 201, created.text
             campaign_id = created.json()["id"]
-            assert created.json()["summary"] == {"Pending": 3}
+            # Dispatch starts at once: a job may already be Sent when the answer is built.
+            summary = created.json()["summary"]
+            assert sum(summary.values()) == 3
+            assert set(summary) <= {"Pending", "Sent"}
             await wait_for(lambda: one.cp.of("UpdateFirmware"), what="CP-C1 got the update")
             await wait_for(lambda: len(two.cp.of("UpdateFirmware")) == 2, what="CS-C2 retried")
 
