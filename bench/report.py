@@ -286,8 +286,8 @@ def profile_table(profile: dict[str, Any]) -> str:
     if "main_thread_us_per_msg" in profile:
         head = (
             f"server CPU {profile['cpu_us_per_msg']:.0f} us/msg = event loop thread "
-            f"{profile['main_thread_us_per_msg']:.0f} + other threads (aiosqlite workers: "
-            f"SQLite's C code) {profile['other_threads_us_per_msg']:.0f}\n\n"
+            f"{profile['main_thread_us_per_msg']:.0f} + other threads "
+            f"{profile['other_threads_us_per_msg']:.0f}\n\n"
         )
 
     def rows(items: list[tuple[str, float]]) -> list[list[str]]:

@@ -97,7 +97,9 @@ def ratio(numerator: float, denominator: float) -> float:
 def format_ratio(value: float) -> str:
     if math.isnan(value):
         return "n/a"
-    return f"{value:.1f}x" if value >= 1 else f"{value:.2f}x"
+    if value >= 1:
+        return f"{value:.1f}x"
+    return f"{value:.2f}x" if value >= 0.1 else f"{value:.3f}x"
 
 
 def cpu_us_per_message(cpu_seconds: float, messages: int) -> float:
