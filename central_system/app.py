@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from central_system.api.metrics import ApiMetrics
 from central_system.api.routers.log_uploads import upload_path
 from central_system.api.runtime import ApiRuntime
 from central_system.api.security import SystemIds
+from central_system.background import supervise
 from central_system.domain import signal
 from central_system.persistence.database import create_engine, session_factory
 from central_system.persistence.migrate import current_revision, head_revision, upgrade
@@ -267,13 +269,17 @@ class CentralSystem:
                 self.api_port = await stack.enter_async_context(self.api.serve())
                 if started is not None:
                     started.set()
+                loops: dict[str, Callable[[], Awaitable[None]]] = {
+                    "certificate-renewal": self._renew_certificates,
+                    "local-lists": self.services.local_lists.run,
+                    "firmware": self._firmware_campaigns,
+                    "load-management": self.services.load_management.run,
+                }
+                if self.settings.cost_update_interval > 0:
+                    loops["cost-updates"] = self.services.costs.run
                 async with asyncio.TaskGroup() as tasks:
-                    tasks.create_task(self._renew_certificates())
-                    tasks.create_task(self.services.local_lists.run(), name="local-lists")
-                    tasks.create_task(self._firmware_campaigns(), name="firmware")
-                    tasks.create_task(self.services.load_management.run(), name="load-management")
-                    if self.settings.cost_update_interval > 0:
-                        tasks.create_task(self.services.costs.run(), name="cost-updates")
+                    for name, loop in loops.items():
+                        tasks.create_task(supervise(name, loop), name=name)
                     await asyncio.Future()  # until cancelled
         finally:
             await self.registry.close_all()

@@ -26,6 +26,7 @@ from central_system.api.security import (
     UserPasswordHasher,
     development_secret,
 )
+from central_system.background import supervise
 from central_system.domain.accounts import RateLimit
 from central_system.domain.events import DomainEvent, TransactionEnded, TransactionStarted
 from central_system.services.accounts import AccountService
@@ -225,8 +226,10 @@ class ApiRuntime:
             await self.charging.reconcile()
             async with asyncio.TaskGroup() as tasks:
                 workers = [
-                    tasks.create_task(self._consume(), name="api-events"),
-                    tasks.create_task(self._maintain(), name="api-housekeeping"),
+                    tasks.create_task(supervise("api-events", self._consume), name="api-events"),
+                    tasks.create_task(
+                        supervise("api-housekeeping", self._maintain), name="api-housekeeping"
+                    ),
                 ]
                 serving = tasks.create_task(server.serve(sockets=[sock]), name="api-server")
                 listening = asyncio.ensure_future(server.listening.wait())
