@@ -33,10 +33,8 @@ from collections import deque
 from collections.abc import Awaitable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import unquote, urlsplit
 
 from charge_point.domain.commands import (
     BootReason,
@@ -137,6 +135,7 @@ from charge_point.model import (
 from charge_point.ocpp import adapter_for
 from charge_point.settings import Settings
 from charge_point.store import StationStore
+from charge_point.uploads import upload
 from schemas.charging_profiles import (
     ChargingProfile,
     CompositeSchedule,
@@ -1401,14 +1400,8 @@ class Station:
         self._upload_state(UploadStatus.UPLOADING)
         await asyncio.sleep(self.config.upload_step_s)
         try:
-            content = json.dumps(self.diagnostics(), indent=2, default=str)
-            parsed = urlsplit(location)
-            target = (
-                Path(unquote(parsed.path)) / name
-                if parsed.scheme == "file"
-                else self.config.data_dir / "uploads" / name
-            )
-            await asyncio.to_thread(_write_file, target, content)
+            content = json.dumps(self.diagnostics(), indent=2, default=str).encode()
+            await asyncio.to_thread(upload, location, name, content)
         except OSError as error:
             log.warning("%s: upload to %s failed: %s", self.station_id, location, error)
             self._upload_state(UploadStatus.UPLOAD_FAILED)
@@ -1462,11 +1455,6 @@ def _bump(version: str) -> str:
         parts[-1] = str(int(parts[-1]) + 1)
         return ".".join(parts)
     return version + ".1"
-
-
-def _write_file(path: Path, content: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(content, encoding="utf-8")
 
 
 def _monitor_json(monitor: Monitor) -> dict[str, Any]:
