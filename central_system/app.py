@@ -30,6 +30,7 @@ from central_system.services.authorization import AuthorizationService
 from central_system.services.bundle import Services
 from central_system.services.certificates import CertificateService
 from central_system.services.costs import CostService
+from central_system.services.customer_data import CustomerDataService
 from central_system.services.data_transfer import DataTransferService
 from central_system.services.device_model import DeviceModelService
 from central_system.services.event_bus import EventBus
@@ -119,6 +120,12 @@ class CentralSystem:
             default_evse_w=settings.load_management_default_evse_w,
         )
         ids = SystemIds()
+        local_lists = LocalListService(
+            self.uow,
+            clock,
+            LocalListCommands(self.registry),
+            sync_interval=settings.local_list_sync_interval,
+        )
         self.services = Services(
             stations=StationService(
                 self.uow,
@@ -153,12 +160,8 @@ class CentralSystem:
                 validity=timedelta(days=settings.certificate_validity_days),
                 renew_before=timedelta(days=settings.certificate_renew_days),
             ),
-            local_lists=LocalListService(
-                self.uow,
-                clock,
-                LocalListCommands(self.registry),
-                sync_interval=settings.local_list_sync_interval,
-            ),
+            local_lists=local_lists,
+            customer_data=CustomerDataService(StationOperationsAdapter(self.registry), local_lists),
             device_model=DeviceModelService(
                 self.uow, clock, DeviceModelCommands(self.registry), ids
             ),

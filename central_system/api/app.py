@@ -11,6 +11,7 @@ from central_system.api.metrics import LatencyMiddleware
 from central_system.api.routers import (
     admin,
     auth,
+    customer_data,
     device_model,
     firmware,
     local_lists,
@@ -55,7 +56,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
         app.include_router(module.router)
     for module in (smart_charging, sites):  # charging profiles, load management
         app.include_router(module.router)
-    for module in (device_model, local_lists, remote_control, station_reservations):
+    for module in (device_model, local_lists, remote_control, station_reservations, customer_data):
         app.include_router(module.router)  # station configuration and control
     app.add_middleware(LatencyMiddleware, metrics=ctx.metrics)
     if ctx.settings.cors_origins:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from central_system.services.authorization import AuthorizationService
 from central_system.services.certificates import CertificateService
 from central_system.services.costs import CostService
+from central_system.services.customer_data import CustomerDataService
 from central_system.services.data_transfer import DataTransferService
 from central_system.services.device_model import DeviceModelService
 from central_system.services.firmware import FirmwareService
@@ -38,3 +39,4 @@ class Services:
     smart_charging: SmartChargingService
     load_management: LoadManagementService
     costs: CostService
+    customer_data: CustomerDataService

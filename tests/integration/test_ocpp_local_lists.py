@@ -324,3 +324,40 @@ async def test_TC_D_08_and_TC_D_09_version_and_a_list_split_by_items_per_message
         assert (state["version"], state["last_status"]) == (2, "Accepted")
     finally:
         await client.close()
+
+
+async def test_TC_N_46_clearing_a_customer_takes_their_token_out_of_local_lists(
+    operator: Operator,
+) -> None:
+    """CustomerInformation(clear) for a token; once the station accepts, the token leaves the
+    local lists: a differential SendLocalList removes it."""
+    await operator.token("CARD-A", local_list=True, type="ISO14443")
+    await operator.token("CARD-B", local_list=True, type="ISO14443")
+    client = await station201(
+        operator.running,
+        "CS-N46",
+        {"SendLocalList": ACCEPTED, "CustomerInformation": ACCEPTED},
+    )
+    station = scripted(client)
+    try:
+        await operator.ok("POST", "/api/v1/stations/CS-N46/local-list", {"update": "full"})
+        answer = await operator.ok(
+            "POST",
+            "/api/v1/stations/CS-N46/customer-information/clear",
+            {"request_id": 46, "id_token": "CARD-A"},
+        )
+        assert answer["status"] == "Accepted"
+        assert station.last("CustomerInformation") == {
+            "requestId": 46,
+            "report": False,
+            "clear": True,
+            "idToken": {"idToken": "CARD-A", "type": "ISO14443"},
+        }
+        removal = await eventually(_sent(client, 2))
+        assert removal["updateType"] == "Differential"
+        assert removal["localAuthorizationList"] == [
+            {"idToken": {"idToken": "CARD-A", "type": "ISO14443"}}
+        ]
+        assert await eventually(lambda: _holds(operator, "CS-N46", {"CARD-B"}))
+    finally:
+        await client.close()
