@@ -21,7 +21,7 @@ from central_system.persistence.models import (
     TransactionRow,
 )
 from tests.conftest import RunningCentralSystem
-from tests.helpers import OcppClient, connect
+from tests.helpers import OcppClient, connect, wait_for
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -392,3 +392,70 @@ async def test_ocpp_21_station(central_system: RunningCentralSystem) -> None:
         await client.close()
     (tx,) = await rows(central_system, TransactionRow)
     assert tx.transaction_id == "T21"
+
+
+@pytest.mark.parametrize(
+    ("username", "password"),
+    [("CS-OTHER", "0123456789abcdef0123"), ("CS-A", "not-the-password-0000")],
+    ids=["TC_A_02_username_is_not_the_station_id", "TC_A_03_invalid_password"],
+)
+async def test_TC_A_02_TC_A_03_basic_authentication_refused(
+    central_system: RunningCentralSystem, username: str, password: str
+) -> None:
+    import websockets
+
+    from tests.helpers import basic_auth
+
+    await central_system.services.stations.register("CS-A", password="0123456789abcdef0123")
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        await websockets.connect(
+            f"{central_system.ocpp_url}/CS-A",
+            subprotocols=["ocpp2.0.1"],  # type: ignore[list-item]
+            additional_headers=basic_auth(username, password),
+        )
+    assert refused.value.response.status_code == 401
+    client = await connect(
+        central_system.ocpp_url, "CS-A", version="2.0.1", password="0123456789abcdef0123"
+    )
+    try:
+        assert (await client.call(boot())).status == "Accepted"  # TC_A_01
+    finally:
+        await client.close()
+
+
+async def test_TC_B_31_pending_station_is_asked_to_boot_again_with_trigger_message(
+    central_system: RunningCentralSystem,
+) -> None:
+    """A Pending station is accepted by the operator; the central system does not wait for the
+    boot interval but asks for a BootNotification with TriggerMessage."""
+    from ocpp.routing import after, on
+    from ocpp.v201 import ChargePoint as ChargePoint201
+    from ocpp.v201 import call_result
+
+    boots: list[str] = []
+
+    class Station(ChargePoint201):
+        @on("TriggerMessage")
+        async def on_trigger(self, requested_message: str, **_: Any) -> Any:
+            return call_result.TriggerMessage(status="Accepted")
+
+        @after("TriggerMessage")
+        async def boot_again(self, requested_message: str, **_: Any) -> None:
+            if requested_message == "BootNotification":
+                boots.append((await self.call(boot(), suppress=False)).status)
+
+    await central_system.services.stations.register(
+        "CS-B31", registration_status=RegistrationStatus.PENDING
+    )
+    client = await connect(
+        central_system.ocpp_url, "CS-B31", version="2.0.1", charge_point_class=Station
+    )
+    try:
+        assert (await client.call(boot())).status == "Pending"
+        await central_system.services.stations.register("CS-B31")  # the operator accepts it
+        result = await central_system.system.commands.trigger_message("CS-B31", "BootNotification")
+        assert result.accepted
+        await wait_for(lambda: boots == ["Accepted"], what="the triggered boot is accepted")
+        await client.call(call.Heartbeat())  # no SecurityError any more
+    finally:
+        await client.close()
