@@ -25,6 +25,7 @@ from central_system.persistence.passwords import Argon2PasswordHasher
 from central_system.persistence.repositories import SqlUnitOfWorkFactory
 from central_system.security.ca import CertificateAuthority
 from central_system.security.certificate_tools import CertificateTools
+from central_system.security.contract_certificates import ContractCertificateVerifier
 from central_system.security.secrets import SystemSecrets
 from central_system.services.authorization import AuthorizationService
 from central_system.services.bundle import Services
@@ -135,7 +136,13 @@ class CentralSystem:
                 boot_retry_interval=settings.boot_retry_interval,
                 auto_register=settings.auto_register,
             ),
-            authorization=AuthorizationService(self.uow, clock),
+            authorization=AuthorizationService(
+                self.uow,
+                clock,
+                ContractCertificateVerifier.from_file(settings.contract_root_certs)
+                if settings.contract_root_certs
+                else None,
+            ),
             transactions=TransactionService(self.uow, clock),
             data_transfer=DataTransferService(),
             firmware=FirmwareService(self.uow, clock, maintenance, maintenance, secrets),

@@ -60,6 +60,11 @@ class Settings(BaseSettings):
         default=None, description="CA certificate (PEM) that signs station certificates."
     )
     ca_key: Path | None = Field(default=None, description="That CA's private key (PEM).")
+    contract_root_certs: Path | None = Field(
+        default=None,
+        description="MO / V2G root certificates (PEM bundle) that ISO 15118 contract "
+        "certificates must chain to (Plug & Charge, central validation).",
+    )
     certificate_validity_days: int = Field(default=365, ge=1)
     certificate_renew_days: int = Field(
         default=30, ge=1, description="Ask a station to renew this many days before expiry."

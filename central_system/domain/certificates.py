@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,3 +47,15 @@ class IssuedCertificate:
 
 def renewal_due(not_after: datetime, now: datetime, renew_before: timedelta) -> bool:
     return not_after - now <= renew_before
+
+
+class ContractCertificateStatus(StrEnum):
+    """An ISO 15118 contract certificate's check (2.0.1 AuthorizeCertificateStatusEnumType)."""
+
+    ACCEPTED = "Accepted"
+    SIGNATURE_ERROR = "SignatureError"
+    CERTIFICATE_EXPIRED = "CertificateExpired"
+    CERTIFICATE_REVOKED = "CertificateRevoked"
+    NO_CERTIFICATE_AVAILABLE = "NoCertificateAvailable"
+    CERT_CHAIN_ERROR = "CertChainError"
+    CONTRACT_CANCELLED = "ContractCancelled"

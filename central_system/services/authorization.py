@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from central_system.domain.authorization import (
     MAX_ID_TOKEN_LENGTH,
@@ -13,13 +14,24 @@ from central_system.domain.authorization import (
     IdTokenRecord,
     authorize,
 )
+from central_system.domain.certificates import ContractCertificateStatus
 from central_system.services.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
 
+class ContractCertificateVerifier(Protocol):
+    def verify(self, chain_pem: str, now: datetime) -> ContractCertificateStatus: ...
+
+
 class AuthorizationService:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        contract_verifier: ContractCertificateVerifier | None = None,
+    ) -> None:
         self._uow = uow
         self._clock = clock
+        self._contract_verifier = contract_verifier
 
     async def add_token(
         self,
@@ -47,6 +59,20 @@ class AuthorizationService:
         async with self._uow() as uow:
             record = await uow.tokens.get(token.value)
         return authorize(token, record, now=self._clock.now())
+
+    async def authorize_contract(
+        self, token: IdToken, certificate_pem: str
+    ) -> tuple[IdTokenInfo, ContractCertificateStatus]:
+        """Plug & Charge with central validation (C07, TC_C_52): the EV's contract certificate
+        chain is checked against the configured roots; only a valid contract is authorized by
+        its eMAID in the registry. Without configured roots no chain can be trusted."""
+        if self._contract_verifier is None:
+            status = ContractCertificateStatus.CERT_CHAIN_ERROR
+        else:
+            status = self._contract_verifier.verify(certificate_pem, self._clock.now())
+        if status is not ContractCertificateStatus.ACCEPTED:
+            return IdTokenInfo(AuthorizationStatus.INVALID), status
+        return await self.authorize(token), status
 
     @staticmethod
     async def authorize_in(

@@ -140,8 +140,15 @@ class Ocpp201Handlers(HandlerSet):
 
     @handles("Authorize")
     async def authorize(self, session: StationSession, p: dict[str, Any]) -> dict[str, Any]:
-        """C01, TC_C_02 / TC_C_06 / TC_C_07."""
+        """C01, TC_C_02 / TC_C_06 / TC_C_07; C07 Plug & Charge with a contract certificate."""
         token = IdToken(p["idToken"]["idToken"], p["idToken"].get("type"))
+        if "certificate" in p:  # TC_C_52: the contract certificate, validated here
+            info, status = await self.services.authorization.authorize_contract(
+                token, p["certificate"]
+            )
+            return {"idTokenInfo": id_token_info(info), "certificateStatus": status.value}
+        # With iso15118CertificateHashData only, the station validated the contract itself;
+        # its OCSP check needs an OCSP responder this central system does not have.
         info = await self.services.authorization.authorize(token)
         return {"idTokenInfo": id_token_info(info)}
 
