@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from central_system.api.deps import Ctx, client_address
 from central_system.domain.accounts import Principal
 from central_system.domain.device_model import VariableRef
-from central_system.services.errors import Conflict
+from central_system.services.errors import Conflict, ServiceError
 from central_system.services.ports import StationCallError, StationCallTimeout, StationOffline
 
 T = TypeVar("T")
@@ -28,11 +28,20 @@ def _examples(*examples: dict[str, Any]) -> ConfigDict:
     return ConfigDict(json_schema_extra={"examples": list(examples)})
 
 
-def _status_of(result: Any) -> str:
-    status = getattr(result, "status", None)
-    if status is None and isinstance(result, tuple) and result:
-        status = getattr(result[-1], "status", None)
-    return str(status) if status is not None else "answered"
+def command_outcome(result: Any) -> str:
+    """What the audit log records of a command's result: the station's status where there is
+    one (a dict answer, an answer object, a service result wrapping one as `outcome`, the last
+    answer of a tuple or of a multi-step flow's (step, answer) list)."""
+    if isinstance(result, tuple | list) and result:
+        result = result[-1]
+        if isinstance(result, tuple) and result:
+            result = result[-1]
+    if result is None:
+        return "no-transaction"
+    status = result.get("status") if isinstance(result, dict) else getattr(result, "status", None)
+    if status is None:
+        status = getattr(getattr(result, "outcome", None), "status", None)
+    return str(status)[:20] if status is not None else "answered"
 
 
 async def audited(
@@ -43,10 +52,11 @@ async def audited(
     name: str,
     call: Awaitable[T],
     details: dict[str, Any] | None = None,
-    outcome: Callable[[T], str] = _status_of,
+    outcome: Callable[[T], str] = command_outcome,
 ) -> T:
     """Await a command to a station and write it to the audit log with its outcome. A command
-    the station's OCPP version does not have (ValueError) is a 409 `unsupported-by-station`."""
+    the station's OCPP version does not have, or whose payload its schema refuses
+    (ValueError), is a 409 `unsupported-by-station`."""
     result_outcome = "error"
     try:
         result = await call
@@ -60,6 +70,9 @@ async def audited(
         raise
     except StationCallError as error:
         result_outcome = error.code
+        raise
+    except ServiceError:
+        result_outcome = "refused"
         raise
     except ValueError as error:
         result_outcome = "invalid"

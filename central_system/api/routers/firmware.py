@@ -13,8 +13,8 @@ from fastapi import APIRouter, Path, Request, status
 from central_system.api import convert
 from central_system.api import maintenance_schemas as m
 from central_system.api import schemas as s
+from central_system.api.control_common import audited
 from central_system.api.deps import Ctx, Operator, Pages
-from central_system.api.maintenance_common import audited
 from central_system.api.problems import error_responses
 from central_system.domain.accounts import Principal
 from central_system.domain.firmware import (

@@ -25,8 +25,8 @@ from starlette.exceptions import HTTPException
 from central_system.api import convert
 from central_system.api import maintenance_schemas as m
 from central_system.api import schemas as s
+from central_system.api.control_common import audited
 from central_system.api.deps import Ctx, Operator, Pages
-from central_system.api.maintenance_common import audited
 from central_system.api.problems import error_responses
 from central_system.domain.log_uploads import LogRequest, LogType, safe_file_name
 from central_system.services.errors import InvalidRequest, NotFound

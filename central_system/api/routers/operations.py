@@ -4,20 +4,17 @@ generic endpoint that sends any CSMS-initiated action of the station's OCPP vers
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Request
 
 from central_system.api import schemas as s
-from central_system.api.deps import Ctx, Operator, client_address
+from central_system.api.control_common import audited
+from central_system.api.deps import Ctx, Operator
 from central_system.api.problems import error_responses
-from central_system.domain.accounts import Principal
 from central_system.services.errors import Conflict, InvalidRequest, NotFound
 from central_system.services.ports import (
     CommandOutcome,
-    StationCallError,
-    StationCallTimeout,
     StationOffline,
 )
 
@@ -26,45 +23,6 @@ router = APIRouter(prefix="/api/v1/stations/{station_id}", tags=["operations"])
 StationPath = Annotated[str, Path(min_length=1, max_length=48, description="Station id")]
 ERRORS = error_responses(401, 403, 404, 409, 422, 502, 504)
 _ACTION = re.compile(r"^[A-Z][A-Za-z0-9]{1,60}$")
-
-
-async def _run(
-    request: Request,
-    ctx: Ctx,
-    caller: Principal,
-    station_id: str,
-    name: str,
-    call: Awaitable[Any],
-    details: dict[str, Any] | None = None,
-) -> Any:
-    """Await a command and write it to the audit log with its outcome."""
-    outcome = "error"
-    try:
-        result = await call
-        status = result.get("status") if isinstance(result, dict) else result.status
-        outcome = str(status) if status is not None else "answered"
-        return result
-    except StationOffline:
-        outcome = "offline"
-        raise
-    except StationCallTimeout:
-        outcome = "timeout"
-        raise
-    except StationCallError as error:
-        outcome = error.code
-        raise
-    except ValueError as error:
-        outcome = "invalid"
-        raise Conflict(str(error), problem="unsupported-by-station") from error
-    finally:
-        await ctx.audit.record(
-            f"command.{name}",
-            outcome,
-            actor_id=caller.user_id,
-            target=station_id,
-            source=client_address(request),
-            details=details,
-        )
 
 
 def _answer(result: CommandOutcome) -> s.CommandOut:
@@ -83,7 +41,9 @@ async def reset(
     """Soft (1.6 Soft / 2.x OnIdle) or hard (1.6 Hard / 2.x Immediate) reset."""
     await ctx.catalog.manageable(caller, station_id)
     call = ctx.commands.reset(station_id, hard=body.type == "hard", evse_id=body.evse_id)
-    return _answer(await _run(request, ctx, caller, station_id, "reset", call, body.model_dump()))
+    return _answer(
+        await audited(request, ctx, caller, station_id, "reset", call, body.model_dump())
+    )
 
 
 @router.post("/commands/unlock", response_model=s.CommandOut, responses=ERRORS)
@@ -92,7 +52,9 @@ async def unlock(
 ) -> s.CommandOut:
     await ctx.catalog.manageable(caller, station_id)
     call = ctx.commands.unlock(station_id, body.evse_id, body.connector_id)
-    return _answer(await _run(request, ctx, caller, station_id, "unlock", call, body.model_dump()))
+    return _answer(
+        await audited(request, ctx, caller, station_id, "unlock", call, body.model_dump())
+    )
 
 
 @router.post("/commands/availability", response_model=s.CommandOut, responses=ERRORS)
@@ -107,7 +69,9 @@ async def availability(
         evse_id=body.evse_id,
         connector_id=body.connector_id,
     )
-    result = await _run(request, ctx, caller, station_id, "availability", call, body.model_dump())
+    result = await audited(
+        request, ctx, caller, station_id, "availability", call, body.model_dump()
+    )
     return _answer(result)
 
 
@@ -120,7 +84,7 @@ async def trigger(
     call = ctx.commands.trigger_message(
         station_id, body.message, evse_id=body.evse_id, connector_id=body.connector_id
     )
-    result = await _run(request, ctx, caller, station_id, "trigger", call, body.model_dump())
+    result = await audited(request, ctx, caller, station_id, "trigger", call, body.model_dump())
     return _answer(result)
 
 
@@ -130,7 +94,7 @@ async def clear_cache(
 ) -> s.CommandOut:
     await ctx.catalog.manageable(caller, station_id)
     call = ctx.commands.clear_cache(station_id)
-    return _answer(await _run(request, ctx, caller, station_id, "clear-cache", call))
+    return _answer(await audited(request, ctx, caller, station_id, "clear-cache", call))
 
 
 @router.get("/configuration", response_model=s.CommandOut, responses=ERRORS)
@@ -145,7 +109,7 @@ async def get_configuration(
     (GET /configuration/stored)."""
     await ctx.catalog.manageable(caller, station_id)
     call = ctx.core.device_model.get_configuration(station_id, key or None)  # stores the keys
-    result = await _run(request, ctx, caller, station_id, "get-configuration", call)
+    result = await audited(request, ctx, caller, station_id, "get-configuration", call)
     return _payload(result.payload)
 
 
@@ -161,7 +125,7 @@ async def change_configuration(
     is refused (422), a value the station took is stored."""
     await ctx.catalog.manageable(caller, station_id)
     call = ctx.core.device_model.change_configuration(station_id, body.key, body.value)
-    result = await _run(
+    result = await audited(
         request, ctx, caller, station_id, "change-configuration", call, {"key": body.key}
     )
     return _answer(result)
@@ -174,7 +138,7 @@ async def get_variables(
     """OCPP 2.0.1 GetVariables with getVariableData entries."""
     await ctx.catalog.manageable(caller, station_id)
     call = ctx.commands.get_variables(station_id, body.variables)
-    return _payload(await _run(request, ctx, caller, station_id, "get-variables", call))
+    return _payload(await audited(request, ctx, caller, station_id, "get-variables", call))
 
 
 @router.post("/variables/set", response_model=s.CommandOut, responses=ERRORS)
@@ -184,7 +148,7 @@ async def set_variables(
     """OCPP 2.0.1 SetVariables with setVariableData entries."""
     await ctx.catalog.manageable(caller, station_id)
     call = ctx.commands.set_variables(station_id, body.variables)
-    return _payload(await _run(request, ctx, caller, station_id, "set-variables", call))
+    return _payload(await audited(request, ctx, caller, station_id, "set-variables", call))
 
 
 @router.post(
@@ -224,7 +188,7 @@ async def send_action(
         )
     try:
         validated = ctx.commands.send(station_id, action, payload)
-        result = await _run(request, ctx, caller, station_id, f"ocpp.{action}", validated)
+        result = await audited(request, ctx, caller, station_id, f"ocpp.{action}", validated)
     except Conflict as error:
         raise InvalidRequest(error.detail, problem="invalid-ocpp-payload") from error
     return _payload(result)

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Path, Query, Request
 from central_system.api import convert
 from central_system.api import maintenance_schemas as m
 from central_system.api import schemas as s
+from central_system.api.control_common import audited
 from central_system.api.deps import Admin, Ctx, Operator, Pages
-from central_system.api.maintenance_common import audited
 from central_system.api.problems import error_responses
 from central_system.domain.security_flows import CertificateHashData, CertificateUse
 from central_system.domain.stations import SecurityProfile

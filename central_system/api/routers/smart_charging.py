@@ -4,7 +4,6 @@ running cost of a transaction (TC_056/057/066/067, K01, K08-K10, I02)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
@@ -12,7 +11,8 @@ from typing import Annotated, Any, Literal, TypeVar
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from central_system.api.deps import Ctx, Operator, Pages, client_address
+from central_system.api.control_common import audited
+from central_system.api.deps import Ctx, Operator, Pages
 from central_system.api.problems import error_responses
 from central_system.api.schemas import PageOut
 from central_system.domain.accounts import Principal
@@ -26,7 +26,6 @@ from central_system.domain.smart_charging import (
     ReportCriteria,
 )
 from central_system.services.errors import Conflict, InvalidRequest, NotFound
-from central_system.services.ports import StationCallError, StationCallTimeout, StationOffline
 from schemas.charging_profiles import (
     ChargingProfile,
     ProfileKind,
@@ -252,49 +251,6 @@ def profile_out(record: ProfileRecord) -> ChargingProfileOut:
     )
 
 
-async def _audited(
-    request: Request,
-    ctx: Ctx,
-    caller: Principal,
-    station_id: str,
-    name: str,
-    call: Awaitable[T],
-    status_of: Any = None,
-    details: dict[str, Any] | None = None,
-) -> T:
-    """Await a command, write it to the audit log with its outcome; a command the station's
-    OCPP version lacks (or its schema refuses) is a 409 unsupported-by-station."""
-    outcome = "error"
-    try:
-        result = await call
-        outcome = str(status_of(result) if status_of else "answered")[:20]
-        return result
-    except StationOffline:
-        outcome = "offline"
-        raise
-    except StationCallTimeout:
-        outcome = "timeout"
-        raise
-    except StationCallError as error:
-        outcome = error.code
-        raise
-    except (InvalidRequest, Conflict, NotFound):
-        outcome = "refused"
-        raise
-    except ValueError as error:
-        outcome = "invalid"
-        raise Conflict(str(error), problem="unsupported-by-station") from error
-    finally:
-        await ctx.audit.record(
-            f"command.{name}",
-            outcome,
-            actor_id=caller.user_id,
-            target=station_id,
-            source=client_address(request),
-            details=details,
-        )
-
-
 @router.get("/charging-profiles", response_model=PageOut[ChargingProfileOut], responses=ERRORS)
 async def list_profiles(
     ctx: Ctx,
@@ -334,14 +290,13 @@ async def set_profile(
     service = ctx.core.smart_charging
     profile_id = body.id or await service.new_profile_id(station_id)
     profile = profile_from_body(body, profile_id, service.now())
-    result = await _audited(
+    result = await audited(
         request,
         ctx,
         caller,
         station_id,
         "set-charging-profile",
         service.set_profile(station_id, profile),
-        lambda r: r.outcome.status,
         {"id": profile_id, "purpose": body.purpose, "evse_id": body.evse_id},
     )
     return SetProfileOut(
@@ -355,14 +310,13 @@ async def _clear(
     request: Request, ctx: Ctx, caller: Principal, station_id: str, criteria: ClearCriteria
 ) -> ClearOut:
     await ctx.catalog.manageable(caller, station_id)
-    result = await _audited(
+    result = await audited(
         request,
         ctx,
         caller,
         station_id,
         "clear-charging-profile",
         ctx.core.smart_charging.clear(station_id, criteria),
-        lambda r: r.outcome.status,
     )
     return ClearOut(
         status=result.outcome.status,
@@ -410,14 +364,13 @@ async def report_profiles(
         profile_ids=tuple(body.profile_ids),
         limit_sources=tuple(ChargingLimitSource(s) for s in body.limit_sources),
     )
-    result = await _audited(
+    result = await audited(
         request,
         ctx,
         caller,
         station_id,
         "get-charging-profiles",
         ctx.core.smart_charging.request_report(station_id, criteria, wait_s=body.wait_s),
-        lambda r: r.outcome.status,
     )
     return ReportOut(
         status=result.outcome.status,
@@ -440,7 +393,7 @@ async def composite_schedule(
 ) -> CompositeOut:
     """GetCompositeSchedule (TC_066, TC_K_43/44): the limits the station will apply."""
     await ctx.catalog.manageable(caller, station_id)
-    reply = await _audited(
+    reply = await audited(
         request,
         ctx,
         caller,
@@ -449,7 +402,6 @@ async def composite_schedule(
         ctx.core.smart_charging.composite_schedule(
             station_id, evse_id, duration_s, RateUnit(rate_unit) if rate_unit else None
         ),
-        lambda r: r.status,
     )
     schedule = reply.schedule
     return CompositeOut(
@@ -518,14 +470,13 @@ async def offer_schedule(
     """Send the transaction on the EVSE a new TxProfile: a renegotiation started by the CSMS
     (2.x K16, TC_K_58); an ISO 15118 EV then answers with a new schedule."""
     await ctx.catalog.manageable(caller, station_id)
-    result = await _audited(
+    result = await audited(
         request,
         ctx,
         caller,
         station_id,
         "offer-charging-schedule",
         ctx.core.smart_charging.offer_schedule(station_id, evse_id, limit_w=body.limit_w),
-        lambda r: r.outcome.status if r else "no-transaction",
     )
     if result is None:
         raise Conflict(f"no transaction on EVSE {evse_id}", problem="no-transaction")
