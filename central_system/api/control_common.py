@@ -88,12 +88,6 @@ async def audited(
         )
 
 
-class StationAnswerOut(BaseModel):
-    model_config = _examples({"status": "Accepted", "response": {"status": "Accepted"}})
-    status: str | None = Field(description="The status field of the station's answer, if any.")
-    response: dict[str, Any] = Field(description="The station's answer as it was sent.")
-
-
 # --- variables -----------------------------------------------------------------------------
 
 

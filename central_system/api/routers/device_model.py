@@ -16,7 +16,6 @@ from central_system.api.control_common import (
     MonitorResultOut,
     MonitorsAnswerOut,
     ReportOut,
-    StationAnswerOut,
     StationPath,
     VariableIn,
     VariableMonitorsOut,
@@ -29,6 +28,7 @@ from central_system.api.control_common import (
 )
 from central_system.api.deps import Ctx, Operator
 from central_system.api.problems import error_responses
+from central_system.api.schemas import CommandOut
 from central_system.domain.device_model import MonitorRequest, VariableRequest, VariableValue
 from central_system.services.control_ports import NetworkProfile, VariableAnswer
 from central_system.services.errors import InvalidRequest
@@ -287,30 +287,30 @@ class MonitoringBaseIn(BaseModel):
     base: Literal["All", "FactoryDefault", "HardWiredOnly"]
 
 
-@router.put("/monitoring/base", response_model=StationAnswerOut, responses=ERRORS)
+@router.put("/monitoring/base", response_model=CommandOut, responses=ERRORS)
 async def set_monitoring_base(
     request: Request, ctx: Ctx, caller: Operator, station_id: StationPath, body: MonitoringBaseIn
-) -> StationAnswerOut:
+) -> CommandOut:
     """SetMonitoringBase (TC_N_05); the stored monitors are forgotten until the next report."""
     await ctx.catalog.manageable(caller, station_id)
     call = ctx.core.device_model.set_monitoring_base(station_id, body.base)
     outcome = await audited(request, ctx, caller, station_id, "monitoring-base", call)
-    return StationAnswerOut(status=outcome.status, response=outcome.payload)
+    return CommandOut(status=outcome.status, response=outcome.payload)
 
 
 class MonitoringLevelIn(BaseModel):
     severity: Annotated[int, Field(ge=0, le=9, description="Report events of 0..severity")]
 
 
-@router.put("/monitoring/level", response_model=StationAnswerOut, responses=ERRORS)
+@router.put("/monitoring/level", response_model=CommandOut, responses=ERRORS)
 async def set_monitoring_level(
     request: Request, ctx: Ctx, caller: Operator, station_id: StationPath, body: MonitoringLevelIn
-) -> StationAnswerOut:
+) -> CommandOut:
     """SetMonitoringLevel (TC_N_16/17)."""
     await ctx.catalog.manageable(caller, station_id)
     call = ctx.core.device_model.set_monitoring_level(station_id, body.severity)
     outcome = await audited(request, ctx, caller, station_id, "monitoring-level", call)
-    return StationAnswerOut(status=outcome.status, response=outcome.payload)
+    return CommandOut(status=outcome.status, response=outcome.payload)
 
 
 # --- network profiles ------------------------------------------------------------------------
@@ -331,7 +331,7 @@ class NetworkProfileIn(BaseModel):
 
 @router.put(
     "/network-profiles/{slot}",
-    response_model=StationAnswerOut,
+    response_model=CommandOut,
     summary="SetNetworkProfile into a configuration slot (2.0.1)",
     responses=ERRORS,
 )
@@ -342,7 +342,7 @@ async def set_network_profile(
     station_id: StationPath,
     slot: Annotated[int, Path(ge=0, le=10, description="configurationSlot")],
     body: NetworkProfileIn,
-) -> StationAnswerOut:
+) -> CommandOut:
     """TC_B_42 (Accepted), TC_B_44 (Failed / Rejected): the station's answer as it is."""
     await ctx.catalog.manageable(caller, station_id)
     profile = NetworkProfile(
@@ -359,4 +359,4 @@ async def set_network_profile(
     outcome = await audited(
         request, ctx, caller, station_id, "network-profile", call, {"slot": slot}
     )
-    return StationAnswerOut(status=outcome.status, response=outcome.payload)
+    return CommandOut(status=outcome.status, response=outcome.payload)

@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from central_system.api.control_common import StationAnswerOut, StationPath, audited
+from central_system.api.control_common import StationPath, audited
 from central_system.api.deps import Ctx, Operator
 from central_system.api.problems import error_responses
+from central_system.api.schemas import CommandOut
 
 router = APIRouter(prefix="/api/v1/stations/{station_id}/commands", tags=["operations"])
 
@@ -27,7 +28,7 @@ class RemoteStartIn(BaseModel):
     )
 
 
-class RemoteStartOut(StationAnswerOut):
+class RemoteStartOut(CommandOut):
     remote_start_id: int = Field(description="2.x remoteStartId the transaction will carry.")
 
 
@@ -72,17 +73,17 @@ async def remote_start(
     )
 
 
-@router.post("/remote-stop", response_model=StationAnswerOut, responses=ERRORS)
+@router.post("/remote-stop", response_model=CommandOut, responses=ERRORS)
 async def remote_stop(
     request: Request, ctx: Ctx, caller: Operator, station_id: StationPath, body: RemoteStopIn
-) -> StationAnswerOut:
+) -> CommandOut:
     """RemoteStopTransaction / RequestStopTransaction (TC_012, TC_028)."""
     await ctx.catalog.manageable(caller, station_id)
     call = ctx.core.remote_control.stop(station_id, body.transaction_id)
     outcome = await audited(
         request, ctx, caller, station_id, "remote-stop", call, body.model_dump()
     )
-    return StationAnswerOut(status=outcome.status, response=outcome.payload)
+    return CommandOut(status=outcome.status, response=outcome.payload)
 
 
 @router.post("/transaction-status", response_model=TransactionStatusOut, responses=ERRORS)
@@ -111,10 +112,10 @@ async def transaction_status(
     )
 
 
-@router.post("/data-transfer", response_model=StationAnswerOut, responses=ERRORS)
+@router.post("/data-transfer", response_model=CommandOut, responses=ERRORS)
 async def data_transfer(
     request: Request, ctx: Ctx, caller: Operator, station_id: StationPath, body: DataTransferIn
-) -> StationAnswerOut:
+) -> CommandOut:
     """DataTransfer to the station: Accepted, Rejected, UnknownVendorId, UnknownMessageId."""
     await ctx.catalog.manageable(caller, station_id)
     call = ctx.core.remote_control.data_transfer(
@@ -122,4 +123,4 @@ async def data_transfer(
     )
     details = {"vendor_id": body.vendor_id, "message_id": body.message_id}
     outcome = await audited(request, ctx, caller, station_id, "data-transfer", call, details)
-    return StationAnswerOut(status=outcome.status, response=outcome.payload)
+    return CommandOut(status=outcome.status, response=outcome.payload)
