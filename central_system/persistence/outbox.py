@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from functools import singledispatch
+from typing import Any
 from uuid import uuid4
 
 from central_system.domain.authorization import IdToken
@@ -49,6 +50,8 @@ from schemas.telemetry import (
 )
 
 OutboxMapper = Callable[[Sequence[DomainEvent]], Iterable[OutboxRow]]
+# The same rows as column values (the group-commit writer inserts them in bulk).
+OutboxValues = Callable[[Sequence[DomainEvent]], list[dict[str, Any]]]
 
 RECORD = "record"
 TELEMETRY = "telemetry"
@@ -63,19 +66,24 @@ SAMPLES_THAT_FIT = 100
 
 def outbox_rows(events: Sequence[DomainEvent]) -> Iterable[OutboxRow]:
     """The outbox rows of committed events, in event order (an `OutboxMapper`)."""
+    return [OutboxRow(**values) for values in outbox_values(events)]
+
+
+def outbox_values(events: Sequence[DomainEvent]) -> list[dict[str, Any]]:
+    """`outbox_rows` as column values (an `OutboxValues`)."""
     now = utcnow()
-    return [_row(message, now) for event in events for message in messages_for(event)]
+    return [_values(message, now) for event in events for message in messages_for(event)]
 
 
-def _row(message: Envelope, created_at: datetime) -> OutboxRow:
-    return OutboxRow(
-        message_id=str(message.message_id),
-        station_id=message.station_id,
-        topic=topic_of(message),
-        retention=RECORD if message.topic_kind in RECORD_TOPICS else TELEMETRY,
-        payload=message.model_dump_json(),
-        created_at=created_at,
-    )
+def _values(message: Envelope, created_at: datetime) -> dict[str, Any]:
+    return {
+        "message_id": str(message.message_id),
+        "station_id": message.station_id,
+        "topic": topic_of(message),
+        "retention": RECORD if message.topic_kind in RECORD_TOPICS else TELEMETRY,
+        "payload": message.model_dump_json(),
+        "created_at": created_at,
+    }
 
 
 @singledispatch
@@ -287,4 +295,11 @@ def _signal(event: SignalStrengthReported) -> Sequence[Envelope]:
     )
 
 
-__all__ = ["MAX_PAYLOAD_BYTES", "OutboxMapper", "messages_for", "outbox_rows"]
+__all__ = [
+    "MAX_PAYLOAD_BYTES",
+    "OutboxMapper",
+    "OutboxValues",
+    "messages_for",
+    "outbox_rows",
+    "outbox_values",
+]

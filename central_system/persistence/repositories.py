@@ -41,6 +41,7 @@ from central_system.persistence.billing_repositories import (
     SqlTokenRegistryRepository,
     SqlTransactionQueries,
 )
+from central_system.persistence.columns import SAMPLE_COLUMNS, sample_values, transaction_values
 from central_system.persistence.device_model_repository import SqlDeviceModelRepository
 from central_system.persistence.local_list_repository import SqlLocalListRepository
 from central_system.persistence.maintenance_repositories import (
@@ -336,6 +337,15 @@ class SqlTransactionRepository:
             id_token_status=_status(row.id_token_status),
         )
 
+    async def seq_nos(self, row_id: int) -> list[int]:
+        return list(
+            await self._session.scalars(
+                select(col(TransactionEventRow.seq_no)).where(
+                    col(TransactionEventRow.transaction_row_id) == row_id
+                )
+            )
+        )
+
     async def add_event(self, row_id: int, event: TransactionEventRecord) -> None:
         self._session.add(
             TransactionEventRow(
@@ -382,32 +392,8 @@ def _transaction_from_row(row: TransactionRow) -> Transaction:
 
 
 def _transaction_to_row(transaction: Transaction, row: TransactionRow) -> None:
-    row.evse_id = transaction.key.evse_id
-    row.connector_id = transaction.key.connector_id
-    row.id_token = transaction.id_token.value if transaction.id_token else None
-    row.id_token_type = transaction.id_token.type if transaction.id_token else None
-    row.start_authorization = (
-        transaction.start_authorization.value if transaction.start_authorization else None
-    )
-    row.group_id = transaction.group_id
-    row.meter_start_wh = transaction.meter_start_wh
-    row.reservation_id = transaction.reservation_id
-    row.remote_start_id = transaction.remote_start_id
-    row.offline = transaction.offline
-    row.charging_state = transaction.charging_state
-    row.stopped_at = transaction.stopped_at
-    row.meter_stop_wh = transaction.meter_stop_wh
-    row.stop_reason = transaction.stop_reason
-    row.stop_id_token = transaction.stop_id_token.value if transaction.stop_id_token else None
-    row.stop_id_token_type = transaction.stop_id_token.type if transaction.stop_id_token else None
-    row.stop_authorization = (
-        transaction.stop_authorization.value if transaction.stop_authorization else None
-    )
-    row.last_seq_no = transaction.last_seq_no
-    row.live_soc_percent = transaction.live.soc_percent
-    row.live_power_w = transaction.live.power_w
-    row.live_energy_register_wh = transaction.live.energy_register_wh
-    row.live_sampled_at = transaction.live.sampled_at
+    for column, value in transaction_values(transaction).items():
+        setattr(row, column, value)
 
 
 class SqlMeterValueRepository:
@@ -422,20 +408,13 @@ class SqlMeterValueRepository:
         samples: Sequence[MeterSample],
     ) -> int:
         rows = [
-            {
-                "station_id": station_id,
-                "evse_id": key.evse_id,
-                "connector_id": key.connector_id,
-                "transaction_row_id": transaction_row_id,
-                "timestamp": s.timestamp,
-                "measurand": s.measurand,
-                "phase": s.phase,
-                "location": s.location,
-                "context": s.context,
-                "unit": s.unit,
-                "value": s.value,
-                "signed_data": s.signed_data,
-            }
+            dict(
+                zip(
+                    SAMPLE_COLUMNS,
+                    sample_values(station_id, key, transaction_row_id, s),
+                    strict=True,
+                )
+            )
             for s in samples
         ]
         dialect = self._session.get_bind().dialect.name

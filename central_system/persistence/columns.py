@@ -1,0 +1,155 @@
+"""Domain objects as column values: one mapping for the ORM repositories and the group-commit
+writer's bulk statements, so both store the same rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from central_system.domain.connectors import ConnectorKey, ConnectorState, StatusReport
+from central_system.domain.metering import MeterSample
+from central_system.domain.transactions import Transaction
+from central_system.services.ports import TransactionEventRecord
+
+# meter_sample, in this order (the bulk insert binds tuples).
+SAMPLE_COLUMNS = (
+    "station_id",
+    "evse_id",
+    "connector_id",
+    "transaction_row_id",
+    "timestamp",
+    "measurand",
+    "phase",
+    "location",
+    "context",
+    "unit",
+    "value",
+    "signed_data",
+)
+
+
+def sample_values(
+    station_id: str, key: ConnectorKey, transaction_row_id: int | None, sample: MeterSample
+) -> tuple[Any, ...]:
+    """A meter_sample row in SAMPLE_COLUMNS order."""
+    return (
+        station_id,
+        key.evse_id,
+        key.connector_id,
+        transaction_row_id,
+        sample.timestamp,
+        sample.measurand,
+        sample.phase,
+        sample.location,
+        sample.context,
+        sample.unit,
+        sample.value,
+        sample.signed_data,
+    )
+
+
+# charging_transaction: the columns a transaction's messages change (all but the ids, the
+# station, the start key and the start time).
+TRANSACTION_COLUMNS = (
+    "evse_id",
+    "connector_id",
+    "id_token",
+    "id_token_type",
+    "start_authorization",
+    "group_id",
+    "meter_start_wh",
+    "reservation_id",
+    "remote_start_id",
+    "offline",
+    "charging_state",
+    "stopped_at",
+    "meter_stop_wh",
+    "stop_reason",
+    "stop_id_token",
+    "stop_id_token_type",
+    "stop_authorization",
+    "last_seq_no",
+    "live_soc_percent",
+    "live_power_w",
+    "live_energy_register_wh",
+    "live_sampled_at",
+)
+
+
+def transaction_values(transaction: Transaction) -> dict[str, Any]:
+    """TRANSACTION_COLUMNS of a transaction."""
+    live = transaction.live
+    return {
+        "evse_id": transaction.key.evse_id,
+        "connector_id": transaction.key.connector_id,
+        "id_token": transaction.id_token.value if transaction.id_token else None,
+        "id_token_type": transaction.id_token.type if transaction.id_token else None,
+        "start_authorization": (
+            transaction.start_authorization.value if transaction.start_authorization else None
+        ),
+        "group_id": transaction.group_id,
+        "meter_start_wh": transaction.meter_start_wh,
+        "reservation_id": transaction.reservation_id,
+        "remote_start_id": transaction.remote_start_id,
+        "offline": transaction.offline,
+        "charging_state": transaction.charging_state,
+        "stopped_at": transaction.stopped_at,
+        "meter_stop_wh": transaction.meter_stop_wh,
+        "stop_reason": transaction.stop_reason,
+        "stop_id_token": transaction.stop_id_token.value if transaction.stop_id_token else None,
+        "stop_id_token_type": (
+            transaction.stop_id_token.type if transaction.stop_id_token else None
+        ),
+        "stop_authorization": (
+            transaction.stop_authorization.value if transaction.stop_authorization else None
+        ),
+        "last_seq_no": transaction.last_seq_no,
+        "live_soc_percent": live.soc_percent,
+        "live_power_w": live.power_w,
+        "live_energy_register_wh": live.energy_register_wh,
+        "live_sampled_at": live.sampled_at,
+    }
+
+
+def transaction_event_values(
+    transaction_row_id: int, event: TransactionEventRecord, received_at: datetime
+) -> dict[str, Any]:
+    return {
+        "transaction_row_id": transaction_row_id,
+        "seq_no": event.seq_no,
+        "event_type": event.event_type,
+        "trigger_reason": event.trigger_reason,
+        "timestamp": event.timestamp,
+        "offline": event.offline,
+        "id_token_status": event.id_token_status.value if event.id_token_status else None,
+        "received_at": received_at,
+    }
+
+
+def connector_values(station_id: str, state: ConnectorState) -> dict[str, Any]:
+    return {
+        "station_id": station_id,
+        "evse_id": state.key.evse_id,
+        "connector_id": state.key.connector_id,
+        "status": state.status.value,
+        "error_code": state.error_code,
+        "info": state.info,
+        "vendor_error_code": state.vendor_error_code,
+        "reported_at": state.reported_at,
+    }
+
+
+def status_history_values(
+    station_id: str, report: StatusReport, received_at: datetime
+) -> dict[str, Any]:
+    return {
+        "station_id": station_id,
+        "evse_id": report.key.evse_id,
+        "connector_id": report.key.connector_id,
+        "status": report.status.value,
+        "error_code": report.error_code,
+        "info": report.info,
+        "vendor_error_code": report.vendor_error_code,
+        "reported_at": report.reported_at,
+        "received_at": received_at,
+    }
