@@ -1,0 +1,463 @@
+"""The database side of group commit: the rows of a batch of messages, written in one database
+transaction with one bulk statement per table.
+
+The statements are SQLAlchemy Core constructs of the ORM's tables, compiled once at start-up for
+the dialect; the values are converted by the column types' own bind processors (looked up once),
+so the rows are exactly those the ORM writes, without compiling SQL or building ORM objects per
+message. They are executed on the driver connection:
+
+* SQLite: one writer connection (WAL, synchronous=FULL, as the engine's) owned by one thread; a
+  batch is one hop to that thread and one fsync. Each message's samples are one `executemany`,
+  whose row count says how many were new.
+* PostgreSQL: one asyncpg connection from the engine's pool; the samples of the whole batch are
+  one `INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING RETURNING` whose returned rows
+  say which were new, every other table one `executemany`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
+
+from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from central_system.domain.events import DomainEvent
+from central_system.persistence.columns import (
+    SAMPLE_COLUMNS,
+    TRANSACTION_COLUMNS,
+    connector_values,
+    sample_values,
+    status_history_values,
+    transaction_event_values,
+    transaction_values,
+)
+from central_system.persistence.database import configure_sqlite_connection
+from central_system.persistence.models import (
+    ConnectorRow,
+    ConnectorStatusLogRow,
+    MeterSampleRow,
+    OutboxRow,
+    StationRow,
+    TransactionEventRow,
+    TransactionRow,
+    utcnow,
+)
+from central_system.persistence.outbox import OutboxValues
+from central_system.services.message_writes import MessageWrite
+
+log = logging.getLogger(__name__)
+
+# The columns of uq_meter_sample_identity: a sample with these already stored is a replay.
+SAMPLE_IDENTITY = (
+    "station_id",
+    "evse_id",
+    "timestamp",
+    "measurand",
+    "phase",
+    "location",
+    "context",
+)
+
+
+class BatchOutcome(NamedTuple):
+    added: list[int]  # per message: its samples that were new
+    events: list[DomainEvent]  # of the whole batch, in message order
+
+
+class BatchStore(Protocol):
+    async def write(self, messages: Sequence[MessageWrite]) -> BatchOutcome:
+        """Write every message in one database transaction, or none of them (raises)."""
+        ...
+
+    def fails_alone(self, error: BaseException) -> bool:
+        """Whether `error` may be caused by one message of a batch (a constraint, a value the
+        database refuses) rather than by the database (unreachable, locked, full)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+Processor = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class BulkStatement:
+    """A compiled statement and how to bind a row of values to it."""
+
+    sql: str
+    keys: tuple[str, ...]  # bind parameters in positional order
+    processors: tuple[tuple[int, Processor], ...]  # (position, bind processor)
+
+    @classmethod
+    def compile(cls, statement: Any, dialect: Dialect, column_keys: Sequence[str]) -> BulkStatement:
+        compiled = statement.compile(dialect=dialect, column_keys=list(column_keys))
+        keys = tuple(compiled.positiontup)
+        processors = []
+        for position, key in enumerate(keys):
+            processor = compiled.binds[key].type.dialect_impl(dialect).bind_processor(dialect)
+            if processor is not None:
+                processors.append((position, processor))
+        return cls(str(compiled), keys, tuple(processors))
+
+    def bind(self, values: dict[str, Any]) -> list[Any]:
+        row = [values[key] for key in self.keys]
+        for position, processor in self.processors:
+            row[position] = processor(row[position])
+        return row
+
+    def bind_tuple(self, values: Sequence[Any]) -> list[Any]:
+        """`values` already in `keys` order."""
+        row = list(values)
+        for position, processor in self.processors:
+            row[position] = processor(row[position])
+        return row
+
+
+@dataclass(frozen=True)
+class Statements:
+    """Every bulk statement of a batch, compiled for one dialect."""
+
+    samples: BulkStatement
+    transaction: BulkStatement
+    transaction_event: BulkStatement
+    heartbeat: BulkStatement
+    status_history: BulkStatement
+    connector: BulkStatement
+    outbox: BulkStatement
+
+    @classmethod
+    def for_dialect(cls, dialect: Dialect) -> Statements:
+        dml: Any = postgresql if dialect.name == "postgresql" else sqlite
+        samples: Table = MeterSampleRow.__table__  # type: ignore[attr-defined]
+        transactions: Table = TransactionRow.__table__  # type: ignore[attr-defined]
+        events: Table = TransactionEventRow.__table__  # type: ignore[attr-defined]
+        stations: Table = StationRow.__table__  # type: ignore[attr-defined]
+        history: Table = ConnectorStatusLogRow.__table__  # type: ignore[attr-defined]
+        connectors: Table = ConnectorRow.__table__  # type: ignore[attr-defined]
+        outbox: Table = OutboxRow.__table__  # type: ignore[attr-defined]
+        connector_keys = [c.name for c in connectors.columns]
+        upsert = dml.insert(connectors)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=list(connectors.primary_key.columns),
+            set_={
+                name: upsert.excluded[name]
+                for name in connector_keys
+                if not connectors.c[name].primary_key
+            },
+        )
+        return cls(
+            samples=BulkStatement.compile(
+                dml.insert(samples).inline().on_conflict_do_nothing(), dialect, SAMPLE_COLUMNS
+            ),
+            transaction=BulkStatement.compile(
+                update(transactions).where(transactions.c.id == bindparam("row_id")),
+                dialect,
+                TRANSACTION_COLUMNS,
+            ),
+            transaction_event=BulkStatement.compile(
+                insert(events).inline(),
+                dialect,
+                [c.name for c in events.columns if c.name != "id"],
+            ),
+            heartbeat=BulkStatement.compile(
+                update(stations).where(stations.c.id == bindparam("station_key")),
+                dialect,
+                ["last_heartbeat_at"],
+            ),
+            status_history=BulkStatement.compile(
+                insert(history).inline(),
+                dialect,
+                [c.name for c in history.columns if c.name != "id"],
+            ),
+            connector=BulkStatement.compile(upsert, dialect, connector_keys),
+            outbox=BulkStatement.compile(
+                insert(outbox).inline(),
+                dialect,
+                [c.name for c in outbox.columns if c.name != "id"],
+            ),
+        )
+
+
+class Rows:
+    """A batch's rows per table (but the samples), bound for one dialect's statements."""
+
+    def __init__(self, statements: Statements, outbox: OutboxValues | None) -> None:
+        self._sql = statements
+        self._outbox = outbox
+
+    def of(
+        self, messages: Sequence[MessageWrite], added: Sequence[int]
+    ) -> tuple[dict[BulkStatement, list[list[Any]]], list[DomainEvent]]:
+        """Rows by statement, in the order they are to be executed, and the batch's events."""
+        sql = self._sql
+        now = utcnow()
+        events: list[DomainEvent] = []
+        event_rows: list[list[Any]] = []
+        transactions: dict[int, list[Any]] = {}  # by row id: the last state wins
+        seen: dict[str, list[Any]] = {}
+        history: list[list[Any]] = []
+        connectors: dict[tuple[str, int, int], list[Any]] = {}
+        for message, new_samples in zip(messages, added, strict=True):
+            if message.samples is not None and new_samples:
+                events.append(message.samples.event)
+            events.extend(message.events)
+            transaction = message.transaction
+            if transaction is not None:
+                row_id = _row_id(transaction.row_id)
+                if message.transaction_event is not None:
+                    event_rows.append(
+                        sql.transaction_event.bind(
+                            transaction_event_values(row_id, message.transaction_event, now)
+                        )
+                    )
+                values = transaction_values(transaction)
+                values["row_id"] = row_id
+                transactions[row_id] = sql.transaction.bind(values)
+            if message.seen is not None:
+                seen[message.seen.station_id] = sql.heartbeat.bind(
+                    {"last_heartbeat_at": message.seen.at, "station_key": message.seen.station_id}
+                )
+            status = message.status
+            if status is not None:
+                history.append(
+                    sql.status_history.bind(
+                        status_history_values(status.station_id, status.report, now)
+                    )
+                )
+                state = status.state
+                if state is not None:
+                    key = (status.station_id, state.key.evse_id, state.key.connector_id)
+                    connectors[key] = sql.connector.bind(connector_values(status.station_id, state))
+        outbox = self._outbox(events) if self._outbox is not None and events else []
+        rows = {
+            sql.transaction_event: event_rows,
+            sql.transaction: list(transactions.values()),
+            sql.heartbeat: list(seen.values()),
+            sql.status_history: history,
+            sql.connector: list(connectors.values()),
+            sql.outbox: [sql.outbox.bind(values) for values in outbox],
+        }
+        return {statement: params for statement, params in rows.items() if params}, events
+
+
+def _row_id(row_id: int | None) -> int:
+    if row_id is None:
+        raise ValueError("a transaction without a row id cannot be saved")
+    return row_id
+
+
+def sample_rows(statement: BulkStatement, message: MessageWrite) -> list[list[Any]]:
+    samples = message.samples
+    if samples is None:
+        return []
+    return [
+        statement.bind_tuple(
+            sample_values(samples.station_id, samples.key, samples.transaction_row_id, sample)
+        )
+        for sample in samples.samples
+    ]
+
+
+# --- SQLite ---------------------------------------------------------------------------------
+
+
+class SqliteBatchStore:
+    """One connection in one thread: the only connection that writes the high-volume tables."""
+
+    def __init__(self, path: Path, outbox: OutboxValues | None) -> None:
+        self._path = path
+        self._statements = Statements.for_dialect(sqlite.dialect())
+        self._rows = Rows(self._statements, outbox)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._connection: sqlite3.Connection | None = None
+
+    async def write(self, messages: Sequence[MessageWrite]) -> BatchOutcome:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._write, messages)
+
+    def fails_alone(self, error: BaseException) -> bool:
+        return not isinstance(error, sqlite3.OperationalError | sqlite3.InterfaceError)
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._close)
+        self._executor.shutdown(wait=True)
+
+    # in the writer thread
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._connection is None:
+            connection = sqlite3.connect(self._path, isolation_level=None)
+            configure_sqlite_connection(connection)
+            self._connection = connection
+        return self._connection
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _write(self, messages: Sequence[MessageWrite]) -> BatchOutcome:
+        connection = self._connect()
+        cursor = connection.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+            statement = self._statements.samples
+            added = []
+            for message in messages:
+                rows = sample_rows(statement, message)
+                if rows:
+                    cursor.executemany(statement.sql, rows)
+                    added.append(max(cursor.rowcount, 0))
+                else:
+                    added.append(0)
+            by_statement, events = self._rows.of(messages, added)
+            for bulk, params in by_statement.items():
+                cursor.executemany(bulk.sql, params)
+            cursor.execute("COMMIT")
+        except BaseException as error:
+            if connection.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    cursor.execute("ROLLBACK")
+            if not self.fails_alone(error):
+                self._close()  # a fresh connection for the next batch
+            raise
+        finally:
+            cursor.close()
+        return BatchOutcome(added, events)
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+
+
+def _unnest_insert(
+    dialect: Dialect, table: Table, columns: Sequence[str], returning: Sequence[str]
+) -> str:
+    """INSERT of many rows as one statement: one array parameter per column."""
+    arrays = ", ".join(
+        f"${i}::{table.c[name].type.compile(dialect=dialect)}[]"
+        for i, name in enumerate(columns, start=1)
+    )
+    return (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
+        f"ON CONFLICT DO NOTHING RETURNING {', '.join(returning)}"
+    )
+
+
+class PostgresBatchStore:
+    """One asyncpg connection of the engine's pool, kept while it works."""
+
+    def __init__(self, engine: AsyncEngine, outbox: OutboxValues | None) -> None:
+        self._engine = engine
+        dialect = engine.dialect
+        self._statements = Statements.for_dialect(dialect)
+        self._rows = Rows(self._statements, outbox)
+        samples: Table = MeterSampleRow.__table__  # type: ignore[attr-defined]
+        self._insert_samples = _unnest_insert(dialect, samples, SAMPLE_COLUMNS, SAMPLE_IDENTITY)
+        self._identity = tuple(SAMPLE_COLUMNS.index(name) for name in SAMPLE_IDENTITY)
+        self._connection: AsyncConnection | None = None
+        self._driver: Any = None
+
+    async def write(self, messages: Sequence[MessageWrite]) -> BatchOutcome:
+        driver = await self._connect()
+        try:
+            async with driver.transaction():
+                added = await self._samples(driver, messages)
+                by_statement, events = self._rows.of(messages, added)
+                for bulk, params in by_statement.items():
+                    await driver.executemany(bulk.sql, params)
+        except BaseException as error:
+            if not self.fails_alone(error):
+                await self._disconnect()
+            raise
+        return BatchOutcome(added, events)
+
+    def fails_alone(self, error: BaseException) -> bool:
+        import asyncpg
+
+        return isinstance(
+            error,
+            asyncpg.IntegrityConstraintViolationError
+            | asyncpg.DataError
+            | ValueError
+            | TypeError
+            | OverflowError,
+        )
+
+    async def close(self) -> None:
+        await self._disconnect()
+
+    async def _connect(self) -> Any:
+        if self._driver is None:
+            connection = await self._engine.connect()
+            try:
+                raw = await connection.get_raw_connection()
+            except BaseException:
+                await connection.close()
+                raise
+            self._connection, self._driver = connection, raw.driver_connection
+        return self._driver
+
+    async def _disconnect(self) -> None:
+        connection, self._connection, self._driver = self._connection, None, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.invalidate()
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+    async def _samples(self, driver: Any, messages: Sequence[MessageWrite]) -> list[int]:
+        """Insert every message's samples at once; count per message the ones that were new."""
+        statement = self._statements.samples
+        columns: list[list[Any]] = [[] for _ in SAMPLE_COLUMNS]
+        owner: dict[tuple[Any, ...], int] = {}
+        identity = self._identity
+        for index, message in enumerate(messages):
+            for row in sample_rows(statement, message):
+                for column, value in zip(columns, row, strict=True):
+                    column.append(value)
+                owner.setdefault(tuple(row[i] for i in identity), index)
+        added = [0] * len(messages)
+        if not owner:
+            return added
+        for record in await driver.fetch(self._insert_samples, *columns):
+            index_of = owner.get(tuple(record))
+            if index_of is not None:
+                added[index_of] += 1
+        return added
+
+
+def batch_store_for(
+    url: str, engine: AsyncEngine, outbox: OutboxValues | None
+) -> SqliteBatchStore | PostgresBatchStore:
+    from central_system.persistence.database import is_sqlite, sqlite_path
+
+    if is_sqlite(url):
+        path = sqlite_path(url)
+        if path is None:
+            raise ValueError("the central system needs a SQLite database file, not :memory:")
+        return SqliteBatchStore(path, outbox)
+    if engine.dialect.name == "postgresql":
+        return PostgresBatchStore(engine, outbox)
+    raise ValueError(f"no group-commit writer for the {engine.dialect.name} dialect")
+
+
+__all__ = [
+    "BatchOutcome",
+    "BatchStore",
+    "BulkStatement",
+    "PostgresBatchStore",
+    "SqliteBatchStore",
+    "Statements",
+    "batch_store_for",
+]

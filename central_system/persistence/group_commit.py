@@ -1,0 +1,141 @@
+"""Group commit: the messages of every station that arrive within a few milliseconds are written
+in one database transaction, then each message's caller is answered (the `MessageWriter` port).
+
+One task writes: it waits for a first message, lets more come for `window` seconds (none is
+waited for when a batch is already full, or while the previous batch was being written), writes
+the batch (`BatchStore`), publishes the batch's events on the event bus (committed events only),
+then resolves each message's future, so a station gets its answer only once its data is
+committed. A batch that fails fails its own messages only: when the failure may come from one of
+them (a constraint, a value), each is written again on its own and only the culprit fails; when
+it comes from the database (unreachable, locked), they all fail at once and the next batch tries
+again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+
+from central_system.persistence.batch_store import BatchStore
+from central_system.services.event_bus import EventBus
+from central_system.services.message_writes import MessageWrite
+
+log = logging.getLogger(__name__)
+
+# While shutting down, how long a batch being written may still take.
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+class WriterStopped(RuntimeError):
+    """The central system is shutting down; the message was not written."""
+
+
+_Pending = tuple[MessageWrite, "asyncio.Future[int]"]
+
+
+class GroupCommitWriter:
+    """Implements the MessageWriter port; `run()` is its writing task."""
+
+    def __init__(
+        self,
+        store: BatchStore,
+        bus: EventBus,
+        *,
+        window: float = 0.002,
+        max_batch: int = 500,
+    ) -> None:
+        self._store = store
+        self._bus = bus
+        self._window = window
+        self._max_batch = max_batch
+        self._queue: deque[_Pending] = deque()
+        self._first_at = 0.0  # when the oldest queued message came
+        self._wake = asyncio.Event()
+        self._stopped = False
+        self.batches = 0  # committed batches (for tests and metrics)
+        self.messages = 0  # committed messages
+
+    async def write(self, message: MessageWrite) -> int:
+        if self._stopped:
+            raise WriterStopped("the central system is shutting down")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
+        if not self._queue:
+            self._first_at = loop.time()
+            self._wake.set()
+        self._queue.append((message, future))
+        return await future
+
+    async def run(self) -> None:
+        """Write batches until cancelled; then finish the batch being written and refuse the
+        rest (they get WriterStopped: not written, the station sends them again)."""
+        loop = asyncio.get_running_loop()
+        self._stopped = False
+        try:
+            while True:
+                while not self._queue:
+                    self._wake.clear()
+                    await self._wake.wait()
+                delay = self._first_at + self._window - loop.time()
+                if delay > 0 and len(self._queue) < self._max_batch:
+                    await asyncio.sleep(delay)
+                size = min(len(self._queue), self._max_batch)
+                batch = [self._queue.popleft() for _ in range(size)]
+                self._first_at = 0.0  # what is left came during this batch: no waiting
+                writing = asyncio.ensure_future(self._commit(batch))
+                try:
+                    await asyncio.shield(writing)
+                except asyncio.CancelledError:
+                    await asyncio.wait({writing}, timeout=SHUTDOWN_GRACE_SECONDS)
+                    raise
+        except asyncio.CancelledError:
+            self._stopped = True
+            raise
+        finally:
+            self._fail_queued(WriterStopped("the central system is shutting down"))
+
+    async def close(self) -> None:
+        self._stopped = True
+        self._fail_queued(WriterStopped("the central system is shutting down"))
+        await self._store.close()
+
+    def _fail_queued(self, error: BaseException) -> None:
+        while self._queue:
+            _, future = self._queue.popleft()
+            if not future.done():
+                future.set_exception(error)
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            outcome = await self._store.write([message for message, _ in batch])
+        except Exception as error:
+            if len(batch) > 1 and self._store.fails_alone(error):
+                log.warning(
+                    "a batch of %d messages failed (%s); writing each on its own", len(batch), error
+                )
+                for pending in batch:
+                    await self._commit([pending])
+                return
+            _fail(batch, error)
+            return
+        except BaseException as error:  # cancelled while not shielded: nothing is known
+            _fail(batch, WriterStopped(f"the write was interrupted: {error!r}"))
+            raise
+        self.batches += 1
+        self.messages += len(batch)
+        try:
+            self._bus.publish(outcome.events)
+        finally:
+            for (_, future), added in zip(batch, outcome.added, strict=True):
+                if not future.done():
+                    future.set_result(added)
+
+
+def _fail(batch: list[_Pending], error: BaseException) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(error)
+
+
+__all__ = ["GroupCommitWriter", "WriterStopped"]
