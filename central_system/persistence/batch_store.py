@@ -57,6 +57,8 @@ from central_system.services.message_writes import MessageWrite
 
 log = logging.getLogger(__name__)
 
+WRITER_CACHE_KIB = 32 * 1024
+
 # The columns of uq_meter_sample_identity: a sample with these already stored is a replay.
 SAMPLE_IDENTITY = (
     "station_id",
@@ -274,8 +276,11 @@ def sample_rows(statement: BulkStatement, message: MessageWrite) -> list[list[An
 class SqliteBatchStore:
     """One connection in one thread: the only connection that writes the high-volume tables."""
 
-    def __init__(self, path: Path, outbox: OutboxValues | None) -> None:
+    def __init__(
+        self, path: Path, outbox: OutboxValues | None, *, busy_timeout_ms: int = 30_000
+    ) -> None:
         self._path = path
+        self._busy_timeout_ms = busy_timeout_ms
         self._statements = Statements.for_dialect(sqlite.dialect())
         self._rows = Rows(self._statements, outbox)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
@@ -299,6 +304,10 @@ class SqliteBatchStore:
         if self._connection is None:
             connection = sqlite3.connect(self._path, isolation_level=None)
             configure_sqlite_connection(connection)
+            # The sample indexes take rows from every station at once: with SQLite's default
+            # 2 MiB page cache most inserts read their index pages from the OS (-10% CPU).
+            connection.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
+            connection.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
             self._connection = connection
         return self._connection
 
@@ -326,14 +335,15 @@ class SqliteBatchStore:
                 cursor.executemany(bulk.sql, params)
             cursor.execute("COMMIT")
         except BaseException as error:
-            if connection.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
+            with contextlib.suppress(sqlite3.Error):
+                if connection.in_transaction:
                     cursor.execute("ROLLBACK")
+                cursor.close()
             if not self.fails_alone(error):
-                self._close()  # a fresh connection for the next batch
+                with contextlib.suppress(sqlite3.Error):
+                    self._close()  # a fresh connection for the next batch
             raise
-        finally:
-            cursor.close()
+        cursor.close()
         return BatchOutcome(added, events)
 
 

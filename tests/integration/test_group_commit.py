@@ -1,0 +1,329 @@
+"""The group-commit writer on a real SQLite file and PostgreSQL: messages written together in one
+database transaction, each answered only once committed (and its events published after the
+commit), a failing batch failing only its own messages, and a database outage failing every
+message of the batch with nothing stored."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from central_system.domain.connectors import (
+    ConnectorKey,
+    ConnectorState,
+    ConnectorStatus,
+    StatusReport,
+)
+from central_system.domain.events import (
+    ConnectorStatusChanged,
+    DomainEvent,
+    MeterValuesReceived,
+)
+from central_system.domain.metering import LiveValues, MeterSample
+from central_system.domain.stations import RegistrationStatus, SecurityProfile, StationRecord
+from central_system.domain.transactions import Transaction
+from central_system.persistence.batch_store import (
+    PostgresBatchStore,
+    SqliteBatchStore,
+    batch_store_for,
+)
+from central_system.persistence.database import create_engine, session_factory
+from central_system.persistence.group_commit import GroupCommitWriter
+from central_system.persistence.models import (
+    ConnectorRow,
+    ConnectorStatusLogRow,
+    MeterSampleRow,
+    OutboxRow,
+    StationRow,
+    TransactionEventRow,
+    TransactionRow,
+)
+from central_system.persistence.outbox import outbox_values
+from central_system.persistence.repositories import SqlUnitOfWorkFactory
+from central_system.services.event_bus import EventBus
+from central_system.services.message_writes import (
+    MessageWrite,
+    SampleRows,
+    StationSeen,
+    StatusRows,
+)
+from central_system.services.ports import TransactionEventRecord
+
+T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+KEY = ConnectorKey(1, 1)
+
+
+@dataclass
+class Parts:
+    engine: AsyncEngine
+    writer: GroupCommitWriter
+    events: list[DomainEvent]
+    transaction: Transaction
+
+
+async def _station_and_transaction(engine: AsyncEngine, station_id: str) -> Transaction:
+    uow_factory = SqlUnitOfWorkFactory(session_factory(engine), EventBus())
+    async with uow_factory() as uow:
+        await uow.stations.add(
+            StationRecord(station_id, RegistrationStatus.ACCEPTED, SecurityProfile.NONE)
+        )
+        transaction = await uow.transactions.add(
+            Transaction(station_id=station_id, transaction_id="TX-1", key=KEY, started_at=T0),
+            None,
+        )
+        await uow.commit()
+    return transaction
+
+
+@contextlib.asynccontextmanager
+async def running_writer(url: str, **store_options: object) -> AsyncIterator[Parts]:
+    engine = create_engine(url)
+    transaction = await _station_and_transaction(engine, "CS-1")
+    store = (
+        SqliteBatchStore(Path(make_url(url).database or ""), outbox_values, **store_options)  # type: ignore[arg-type]
+        if store_options
+        else batch_store_for(url, engine, outbox_values)
+    )
+    bus = EventBus()
+    events: list[DomainEvent] = []
+    bus.subscribe(events.extend)
+    writer = GroupCommitWriter(store, bus, window=0.0)
+    task = asyncio.create_task(writer.run())
+    try:
+        yield Parts(engine, writer, events, transaction)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await writer.close()
+        await engine.dispose()
+
+
+def samples_at(at: datetime, energy_wh: int) -> list[MeterSample]:
+    return [
+        MeterSample(at, "Energy.Active.Import.Register", Decimal(energy_wh), "Wh"),
+        MeterSample(at, "Power.Active.Import", Decimal("11000.5"), "W"),
+        MeterSample(at, "Voltage", Decimal("230.1"), "V", phase="L1-N"),
+    ]
+
+
+def meter_write(
+    transaction: Transaction, minute: int, seq_no: int | None = None, station_id: str = "CS-1"
+) -> MessageWrite:
+    at = T0 + timedelta(minutes=minute)
+    samples = samples_at(at, 1000 + minute)
+    updated = replace(
+        transaction,
+        last_seq_no=seq_no,
+        live=LiveValues(
+            power_w=Decimal("11000.5"), energy_register_wh=1000 + minute, sampled_at=at
+        ),
+    )
+    event = None
+    if seq_no is not None:
+        event = TransactionEventRecord(seq_no, "Updated", "MeterValuePeriodic", at, False, None)
+    return MessageWrite(
+        samples=SampleRows(
+            station_id,
+            KEY,
+            transaction.row_id,
+            samples,
+            MeterValuesReceived(station_id, KEY.evse_id, updated, tuple(samples)),
+        ),
+        transaction=updated,
+        transaction_event=event,
+    )
+
+
+async def count(engine: AsyncEngine, table: type, *where: object) -> int:
+    async with engine.connect() as connection:
+        query = select(func.count()).select_from(table.__table__)  # type: ignore[attr-defined]
+        for condition in where:
+            query = query.where(condition)  # type: ignore[arg-type]
+        return int((await connection.execute(query)).scalar_one())
+
+
+async def test_messages_that_arrive_together_are_one_commit(database_url: str) -> None:
+    async with running_writer(database_url) as parts:
+        writes = [meter_write(parts.transaction, minute, seq_no=minute) for minute in range(20)]
+        added = await asyncio.gather(*(parts.writer.write(w) for w in writes))
+        assert added == [3] * 20
+        assert (parts.writer.batches, parts.writer.messages) == (1, 20)
+        assert await count(parts.engine, MeterSampleRow) == 60
+        assert await count(parts.engine, TransactionEventRow) == 20
+        assert await count(parts.engine, OutboxRow) == 20
+        async with parts.engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(TransactionRow.__table__).where(  # type: ignore[attr-defined]
+                        TransactionRow.id == parts.transaction.row_id
+                    )
+                )
+            ).one()
+        # the last message of the batch wins; values as the ORM stores them
+        assert (row.last_seq_no, row.live_energy_register_wh) == (19, 1019)
+        assert row.live_power_w == Decimal("11000.5")
+        assert row.live_sampled_at.replace(tzinfo=UTC) == T0 + timedelta(minutes=19)
+
+
+async def test_a_message_is_answered_after_its_commit_and_events_follow_the_commit(
+    database_url: str,
+) -> None:
+    async with running_writer(database_url) as parts:
+        seen_by_subscriber: list[int] = []
+
+        def subscriber(events: Sequence[DomainEvent]) -> None:
+            # the bus runs subscribers synchronously: look at the database from another
+            # connection right now
+            seen_by_subscriber.append(len(events))
+
+        bus_events = parts.events
+        parts.writer._bus.subscribe(subscriber)
+        write = meter_write(parts.transaction, 1)
+        pending = asyncio.ensure_future(parts.writer.write(write))
+        assert not pending.done()
+        assert await pending == 3
+        # answered: the rows are there for any other connection, the event was published
+        assert await count(parts.engine, MeterSampleRow) == 3
+        assert [type(e) for e in bus_events] == [MeterValuesReceived]
+        assert seen_by_subscriber == [1]
+
+        # the same samples again (a replay): nothing new, no event, no outbox row
+        assert await parts.writer.write(meter_write(parts.transaction, 1)) == 0
+        assert await count(parts.engine, MeterSampleRow) == 3
+        assert await count(parts.engine, OutboxRow) == 1
+        assert len(bus_events) == 1
+
+
+async def test_heartbeats_and_status_notifications(database_url: str) -> None:
+    async with running_writer(database_url) as parts:
+        at = T0 + timedelta(hours=1)
+        report = StatusReport(KEY, ConnectorStatus.CHARGING, at, error_code="NoError")
+        state = ConnectorState(KEY, ConnectorStatus.CHARGING, None, None, None, at)
+        changed = ConnectorStatusChanged("CS-1", state)
+        await asyncio.gather(
+            parts.writer.write(MessageWrite(seen=StationSeen("CS-1", at))),
+            parts.writer.write(
+                MessageWrite(status=StatusRows("CS-1", report, state), events=(changed,))
+            ),
+            parts.writer.write(  # an older report: history only
+                MessageWrite(
+                    status=StatusRows(
+                        "CS-1", replace(report, reported_at=at - timedelta(minutes=5)), None
+                    )
+                )
+            ),
+        )
+        assert parts.events == [changed]
+        assert await count(parts.engine, ConnectorStatusLogRow) == 2
+        async with parts.engine.connect() as connection:
+            station = (
+                await connection.execute(
+                    select(StationRow.__table__).where(StationRow.id == "CS-1")  # type: ignore[attr-defined]
+                )
+            ).one()
+            connector = (await connection.execute(select(ConnectorRow.__table__))).one()  # type: ignore[attr-defined]
+        assert station.last_heartbeat_at.replace(tzinfo=UTC) == at
+        assert (connector.status, connector.error_code) == ("Charging", None)
+        # a later status replaces the connector's state (upsert)
+        later = replace(state, status=ConnectorStatus.FINISHING, reported_at=at + timedelta(1))
+        await parts.writer.write(
+            MessageWrite(
+                status=StatusRows("CS-1", replace(report, reported_at=later.reported_at), later)
+            )
+        )
+        assert await count(parts.engine, ConnectorRow, ConnectorRow.status == "Finishing") == 1
+
+
+async def test_a_failing_batch_fails_only_the_message_that_broke_it(database_url: str) -> None:
+    async with running_writer(database_url) as parts:
+        await parts.writer.write(meter_write(parts.transaction, 0, seq_no=0))
+        events_before = len(parts.events)
+        good_1 = meter_write(parts.transaction, 1, seq_no=1)
+        replayed = meter_write(parts.transaction, 2, seq_no=0)  # seqNo 0 is stored
+        good_2 = meter_write(parts.transaction, 3, seq_no=3)
+        results = await asyncio.gather(
+            *(parts.writer.write(w) for w in (good_1, replayed, good_2)), return_exceptions=True
+        )
+        assert results[0] == 3 and results[2] == 3
+        assert isinstance(results[1], Exception)
+        assert "unique" in str(results[1]).lower() or "duplicate" in str(results[1]).lower()
+        assert await count(parts.engine, TransactionEventRow) == 3  # 0, 1, 3
+        # none of the failed message's samples was stored, and it published nothing
+        minute_2 = T0 + timedelta(minutes=2)
+        assert await count(parts.engine, MeterSampleRow, MeterSampleRow.timestamp == minute_2) == 0
+        assert len(parts.events) == events_before + 2
+
+
+async def test_sqlite_locked_by_another_writer_fails_the_batch_and_stores_nothing(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    from central_system.persistence.migrate import upgrade
+
+    await upgrade(sqlite_url)
+    path = Path(make_url(sqlite_url).database or "")
+    async with running_writer(sqlite_url, busy_timeout_ms=50) as parts:
+        blocker = sqlite3.connect(path, isolation_level=None)
+        try:
+            blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+            results = await asyncio.gather(
+                *(parts.writer.write(meter_write(parts.transaction, m)) for m in range(3)),
+                return_exceptions=True,
+            )
+            assert all(isinstance(r, sqlite3.OperationalError) for r in results), results
+            assert parts.events == []
+            blocker.execute("ROLLBACK")
+        finally:
+            blocker.close()
+        assert await count(parts.engine, MeterSampleRow) == 0
+        # the database is back: the stations' retries are stored
+        assert await parts.writer.write(meter_write(parts.transaction, 0)) == 3
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_postgres_connection_lost_fails_the_batch_then_reconnects(database_url: str) -> None:
+    async with running_writer(database_url) as parts:
+        await parts.writer.write(meter_write(parts.transaction, 0))
+        store = parts.writer._store
+        assert isinstance(store, PostgresBatchStore)
+        pid = store._driver.get_server_pid()  # the writer's connection
+        async with parts.engine.connect() as connection:
+            await connection.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
+            await parts.writer.write(meter_write(parts.transaction, 1))
+        assert await count(parts.engine, MeterSampleRow) == 3
+        assert await parts.writer.write(meter_write(parts.transaction, 1)) == 3
+
+
+@pytest.mark.postgres
+async def test_postgres_unreachable_fails_every_message(postgres_server_url: str) -> None:
+    unreachable = make_url(postgres_server_url).set(host="127.0.0.1", port=1)
+    engine = create_engine(unreachable.render_as_string(hide_password=False))
+    writer = GroupCommitWriter(PostgresBatchStore(engine, None), EventBus(), window=0.0)
+    task = asyncio.create_task(writer.run())
+    try:
+        transaction = Transaction("CS-1", "TX-1", KEY, T0, row_id=1)
+        results = await asyncio.gather(
+            *(writer.write(meter_write(transaction, m)) for m in range(3)),
+            return_exceptions=True,
+        )
+        assert all(isinstance(r, OSError) for r in results), results
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await writer.close()
+        await engine.dispose()
