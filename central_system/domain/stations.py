@@ -146,6 +146,17 @@ def certificate_identifies(
     return cpo_name is None or organization == cpo_name
 
 
+def offers_more_than(profile: SecurityProfile, credentials: Credentials) -> bool:
+    """Whether a connection presents more than the station's profile asks for (a password to a
+    profile 0 station, TLS to a profile 0/1 station, a client certificate below profile 3): only
+    such a connection can complete a pending move to a higher profile (A05, TC_083)."""
+    return (
+        (credentials.password_ok and profile < SecurityProfile.BASIC_AUTH)
+        or (credentials.over_tls and profile < SecurityProfile.TLS_BASIC_AUTH)
+        or (credentials.client_certificate_ok and profile < SecurityProfile.TLS_CLIENT_CERTIFICATE)
+    )
+
+
 def admit(
     station_id: str,
     record: StationRecord | None,
