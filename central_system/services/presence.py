@@ -1,0 +1,165 @@
+"""Connection state in batches: which stations are connected, since when, with which OCPP
+version, and the `StationConnected` / `StationDisconnected` events (outbox rows in the same
+database transaction; the event bus hears them once committed).
+
+When 10,000 stations drop and come back at once, writing each connection and disconnection in a
+database transaction of its own keeps a connection pool and SQLite's single writer busy for
+minutes. Here one task writes every change of the last few milliseconds in one transaction:
+
+* `connected()` returns once the connection is committed: a station's first message is handled
+  after its connection is recorded (its events follow the connection's in the outbox). When the
+  write fails the caller gets the error (the server then closes the connection: the station
+  connects again, as it would if the database had refused it).
+* `disconnected()` only queues: nobody waits for the end of a connection. A write that fails is
+  retried until it succeeds (a database outage loses no disconnection); at shutdown `close()`
+  writes what is left.
+* A disconnection of a connection older than the station's last recorded connection (it is
+  connected again, maybe to another central-system process) changes nothing and has no event
+  (`PresenceStore`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from central_system.services.ports import Clock
+
+log = logging.getLogger(__name__)
+
+
+class PresenceStopped(RuntimeError):
+    """The central system is shutting down: the connection was not recorded."""
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceChange:
+    """A station connected (`ocpp_version`) or one of its connections ended (`since`: when that
+    connection was recorded)."""
+
+    station_id: str
+    connected: bool
+    at: datetime
+    ocpp_version: str | None = None
+    since: datetime | None = None
+
+
+class PresenceStore(Protocol):
+    async def write(self, changes: Sequence[PresenceChange]) -> None:
+        """Apply the changes in order, in one database transaction with the outbox rows of their
+        events, then publish the events. A disconnection whose `since` is older than the
+        station's last recorded connection is left out (no change, no event). Raises the
+        database's error; nothing is written then."""
+        ...
+
+
+_Queued = tuple[PresenceChange, "asyncio.Future[None] | None"]
+
+
+class PresenceWriter:
+    def __init__(
+        self,
+        store: PresenceStore,
+        clock: Clock,
+        *,
+        window: float = 0.005,
+        max_batch: int = 1000,
+        retry_after: float = 1.0,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._window = window
+        self._max_batch = max_batch
+        self._retry_after = retry_after
+        self._queue: deque[_Queued] = deque()
+        self._wake = asyncio.Event()
+        self._running = False
+        self._stopped = False
+        self.batches = 0  # committed batches (for tests and metrics)
+
+    async def connected(self, station_id: str, ocpp_version: str) -> datetime:
+        """Record a new connection; returns its time once committed."""
+        if self._stopped:
+            raise PresenceStopped("the central system is shutting down")
+        change = PresenceChange(station_id, True, self._clock.now(), ocpp_version=ocpp_version)
+        if not self._running:  # no writing task (yet): write it alone
+            await self._store.write([change])
+            return change.at
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((change, future))
+        self._wake.set()
+        await asyncio.shield(future)
+        return change.at
+
+    def disconnected(self, station_id: str, since: datetime) -> None:
+        """Record the end of the connection recorded at `since` (queued; see the module)."""
+        self._queue.append(
+            (PresenceChange(station_id, False, self._clock.now(), since=since), None)
+        )
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Write batches until cancelled (a batch being written is finished first)."""
+        self._running = True
+        try:
+            while True:
+                while not self._queue:
+                    self._wake.clear()
+                    await self._wake.wait()
+                if len(self._queue) < self._max_batch:
+                    await asyncio.sleep(self._window)
+                batch = [
+                    self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))
+                ]
+                writing = asyncio.ensure_future(self._write(batch))
+                try:
+                    failed = await asyncio.shield(writing)
+                except asyncio.CancelledError:
+                    await asyncio.wait({writing})
+                    raise
+                if failed:
+                    await asyncio.sleep(self._retry_after)
+        finally:
+            self._running = False
+
+    async def close(self) -> None:
+        """Shutdown: refuse new connections, write the queued changes once."""
+        self._stopped = True
+        while self._queue:
+            batch = [self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))]
+            if await self._write(batch):
+                log.error(
+                    "%d connection changes could not be written at shutdown", len(self._queue) + 1
+                )
+                break
+        while self._queue:
+            _, future = self._queue.popleft()
+            if future is not None and not future.done():
+                future.set_exception(PresenceStopped("the central system is shutting down"))
+
+    async def _write(self, batch: list[_Queued]) -> bool:
+        """Write a batch; False when written. A failure fails the waiting connections and puts
+        the disconnections back at the front of the queue."""
+        try:
+            await self._store.write([change for change, _ in batch])
+        except Exception as error:
+            log.warning("writing %d connection changes failed: %s", len(batch), error)
+            retry = [(change, None) for change, future in batch if future is None]
+            self._queue.extendleft(reversed(retry))
+            for _, future in batch:
+                if future is not None and not future.done():
+                    future.set_exception(error)
+            return True
+        self.batches += 1
+        for _, future in batch:
+            if future is not None and not future.done():
+                future.set_result(None)
+        return False
+
+
+__all__ = ["PresenceChange", "PresenceStopped", "PresenceStore", "PresenceWriter"]
