@@ -22,7 +22,12 @@ from central_system.persistence.database import create_engine, session_factory
 from central_system.persistence.migrate import current_revision, head_revision, upgrade
 from central_system.persistence.outbox import outbox_rows
 from central_system.persistence.passwords import Argon2PasswordHasher
+from central_system.persistence.presence import SqlPresenceStore
 from central_system.persistence.repositories import SqlUnitOfWorkFactory
+from central_system.persistence.station_directory import (
+    RegistryCommitWatcher,
+    SqlStationDirectoryStore,
+)
 from central_system.security.ca import CertificateAuthority
 from central_system.security.certificate_tools import CertificateTools
 from central_system.security.contract_certificates import ContractCertificateVerifier
@@ -39,9 +44,11 @@ from central_system.services.firmware import FirmwareService
 from central_system.services.load_management import LoadManagementService
 from central_system.services.local_lists import LocalListService
 from central_system.services.log_uploads import LogUploadService
+from central_system.services.presence import PresenceWriter
 from central_system.services.remote_control import RemoteControlService
 from central_system.services.security import SecurityService
 from central_system.services.smart_charging import SmartChargingService
+from central_system.services.station_directory import StationDirectory
 from central_system.services.station_reservations import StationReservationService
 from central_system.services.stations import StationService
 from central_system.services.transactions import TransactionService
@@ -109,6 +116,9 @@ class CentralSystem:
             outbox=outbox_rows if settings.outbox_enabled else None,
         )
         clock = SystemClock()
+        self.directory = StationDirectory(SqlStationDirectoryStore(self.engine))
+        self.registry_changes = RegistryCommitWatcher(self.engine, self.directory.forget)
+        self.presence = PresenceWriter(SqlPresenceStore(self.uow), clock)
         self.registry = ConnectionRegistry()
         self.commands = StationCommands(self.registry)
         maintenance = MaintenanceCommands(self.registry, self.commands)
@@ -135,6 +145,8 @@ class CentralSystem:
                 heartbeat_interval=settings.heartbeat_interval,
                 boot_retry_interval=settings.boot_retry_interval,
                 auto_register=settings.auto_register,
+                directory=self.directory,
+                presence=self.presence,
             ),
             authorization=AuthorizationService(
                 self.uow,
@@ -268,6 +280,7 @@ class CentralSystem:
     async def run(self, started: asyncio.Event | None = None) -> None:
         """Serve until cancelled; `started` is set once every listener accepts connections."""
         await prepare_database(self.settings.database_url)
+        self.registry_changes.start()
         try:
             async with contextlib.AsyncExitStack() as stack:
                 servers = [await stack.enter_async_context(s) for s in self.ocpp.listeners()]
@@ -280,6 +293,8 @@ class CentralSystem:
                 if started is not None:
                     started.set()
                 loops: dict[str, Callable[[], Awaitable[None]]] = {
+                    "station-directory": self.directory.run,
+                    "connection-state": self.presence.run,
                     "certificate-renewal": self._renew_certificates,
                     "local-lists": self.services.local_lists.run,
                     "firmware": self._firmware_campaigns,
@@ -287,10 +302,14 @@ class CentralSystem:
                 }
                 if self.settings.cost_update_interval > 0:
                     loops["cost-updates"] = self.services.costs.run
+                if self.ocpp.keepalive is not None:
+                    loops["keepalive"] = self.ocpp.keepalive.run
                 async with asyncio.TaskGroup() as tasks:
                     for name, loop in loops.items():
                         tasks.create_task(supervise(name, loop), name=name)
                     await asyncio.Future()  # until cancelled
         finally:
             await self.registry.close_all()
+            await self.presence.close()
+            self.registry_changes.stop()
             await self.engine.dispose()

@@ -36,6 +36,21 @@ class Settings(BaseSettings):
     )
     ocpp_ping_timeout: float | None = 30.0
     ocpp_max_frame_bytes: int = 1_048_576
+    ocpp_max_handshakes: int = Field(
+        default=500,
+        ge=1,
+        description="Connections being admitted at a time (waiting for the database); beyond "
+        "this a station gets HTTP 503 with Retry-After.",
+    )
+    ocpp_retry_after: int = Field(
+        default=5, ge=1, description="Retry-After (s) of an HTTP 503 answer to a station."
+    )
+    ocpp_listen_backlog: int = Field(
+        default=4096,
+        ge=1,
+        description="Connections the kernel queues before they are accepted (capped by "
+        "net.core.somaxconn).",
+    )
     ocpp_call_timeout: float = Field(
         default=30.0, description="Seconds to wait for a station's answer to a command."
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -13,8 +13,6 @@ from central_system.domain.data_transfer import DataTransferResult, DataTransfer
 from central_system.domain.events import (
     ConnectorStatusChanged,
     SignalStrengthReported,
-    StationConnected,
-    StationDisconnected,
 )
 from central_system.domain.signal import SignalReading, reading_from_report
 from central_system.domain.stations import (
@@ -28,12 +26,30 @@ from central_system.domain.stations import (
     admit,
     certificate_identifies,
     decide_boot,
+    offers_more_than,
     validate_station_id,
 )
 from central_system.services.ports import Clock, PasswordHasher, UnitOfWorkFactory
+from central_system.services.presence import PresenceWriter
 from central_system.services.security import admit_with_upgrade, changing_password_hash
+from central_system.services.station_directory import (
+    REGISTRY_CHANGED,
+    StationAccess,
+    StationDirectory,
+)
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    """What a connection attempt presents before the websocket upgrade."""
+
+    username: str | None
+    password: str | None
+    over_tls: bool
+    certificate_subject: tuple[str, str | None] | None
+    cpo_name: str | None
 
 
 class StationService:
@@ -46,8 +62,12 @@ class StationService:
         heartbeat_interval: int,
         boot_retry_interval: int,
         auto_register: bool,
+        directory: StationDirectory,
+        presence: PresenceWriter,
     ) -> None:
         self._uow = uow
+        self._directory = directory
+        self._presence = presence
         self._clock = clock
         self._hasher = hasher
         self._heartbeat_interval = heartbeat_interval
@@ -76,6 +96,23 @@ class StationService:
         if security_profile.uses_password and not password:
             raise ValueError(f"security profile {int(security_profile)} needs a password")
         password_hash = self._hasher.hash(password) if password else None
+        return await self._save_registration(
+            station_id, password_hash, security_profile, registration_status, feed=True
+        )
+
+    async def _save_registration(
+        self,
+        station_id: str,
+        password_hash: str | None,
+        security_profile: SecurityProfile,
+        registration_status: RegistrationStatus,
+        *,
+        feed: bool,
+    ) -> StationRecord:
+        """Add or change the registry entry; `feed`: with a RegistryChanged entry in the station
+        log, which tells other processes' station directories (not needed for a station
+        registered at its first connection: no directory can hold a station that was not
+        registered)."""
         async with self._uow() as uow:
             existing = await uow.stations.get(station_id)
             if existing is None:
@@ -94,6 +131,17 @@ class StationService:
                     password_hash=password_hash,
                 )
                 await uow.stations.save(record)
+            if feed:
+                await uow.station_log.add(
+                    station_id,
+                    REGISTRY_CHANGED,
+                    self._clock.now(),
+                    {
+                        "registrationStatus": registration_status.value,
+                        "securityProfile": int(security_profile),
+                        "password": password_hash is not None,
+                    },
+                )
             await uow.commit()
         return record
 
@@ -109,78 +157,111 @@ class StationService:
     ) -> Admission:
         """Decide a websocket upgrade request before it is upgraded (A00, TC_085, TC_A_01-03,
         TC_086/087, TC_A_04/07/08). `certificate_subject` is the (CN, O) of a client certificate
-        the TLS layer already verified against the configured CA."""
-        async with self._uow() as uow:
-            record = await uow.stations.get(station_id)
-        client_certificate_ok = certificate_subject is not None and certificate_identifies(
-            station_id,
-            common_name=certificate_subject[0],
-            organization=certificate_subject[1],
-            serial_number=record.boot_info.serial_number if record and record.boot_info else None,
-            cpo_name=cpo_name,
+        the TLS layer already verified against the configured CA.
+
+        A station the directory holds is admitted without a database round trip. A refusal, an
+        unknown station, and a connection that may complete a profile upgrade are decided on
+        what the database holds now."""
+        attempt = _Attempt(username, password, over_tls, certificate_subject, cpo_name)
+        cached = self._directory.cached(station_id)
+        refused_hash = None
+        if cached is not None:
+            credentials = await self._credentials(station_id, cached, attempt)
+            if not offers_more_than(cached.security_profile, credentials):
+                record = cached.record(station_id)
+                if admit(station_id, record, credentials, auto_register=False) is Admission.ACCEPT:
+                    return Admission.ACCEPT
+            if not credentials.password_ok:
+                refused_hash = cached.password_hash
+        access = await self._directory.load(station_id)
+        credentials = await self._credentials(
+            station_id, access, attempt, fresh=True, refused_hash=refused_hash
         )
-        password_ok = False
-        if (
-            record is not None
-            and record.password_hash is not None
-            and password is not None
-            and username == station_id
-        ):
-            password_ok = await self._hasher.verify(record.password_hash, password)
-            if not password_ok:  # the new one of a change in flight (TC_073, TC_A_09)
-                async with self._uow() as uow:
-                    changing = await changing_password_hash(uow, station_id)
-                if changing is not None:
-                    password_ok = await self._hasher.verify(changing, password)
-        credentials = Credentials(username, password_ok, over_tls, client_certificate_ok)
-        decision = admit(station_id, record, credentials, auto_register=self._auto_register)
-        if record is not None:  # connecting with a profile it was asked to move to (TC_083)
+        decision = admit(
+            station_id,
+            access.record(station_id) if access is not None else None,
+            credentials,
+            auto_register=self._auto_register,
+        )
+        if access is not None and offers_more_than(access.security_profile, credentials):
+            # connecting with a profile it was asked to move to (TC_083)
             async with self._uow() as uow:
-                if await admit_with_upgrade(uow, self._clock.now(), record, credentials):
+                full = await uow.stations.get(station_id)
+                if full is not None and await admit_with_upgrade(
+                    uow, self._clock.now(), full, credentials
+                ):
                     decision = Admission.ACCEPT
-        if decision is Admission.UNAUTHORIZED and record is not None:
+        if decision is Admission.UNAUTHORIZED and access is not None:
             await self.notification(
                 station_id,
                 "CsmsSecurityEvent",
                 {
                     "type": "FailedToAuthenticate",
-                    "profile": int(record.security_profile),
+                    "profile": int(access.security_profile),
                     "overTls": over_tls,
                     "certificate": certificate_subject is not None,
                 },
             )
         if decision is Admission.REGISTER_AND_ACCEPT:
             log.warning("auto-registering unknown station %s (EVCHARGE_AUTO_REGISTER)", station_id)
-            await self.register(station_id)
+            await self._save_registration(
+                station_id, None, SecurityProfile.NONE, RegistrationStatus.ACCEPTED, feed=False
+            )
         return decision
 
+    async def _credentials(
+        self,
+        station_id: str,
+        access: StationAccess | None,
+        attempt: _Attempt,
+        *,
+        fresh: bool = False,
+        refused_hash: str | None = None,
+    ) -> Credentials:
+        """What the attempt proves against the station's registry data. `fresh`: the data was
+        just read (a password being changed is accepted too, TC_073/TC_A_09); `refused_hash`:
+        a hash the password is already known not to match (no second argon2 run)."""
+        subject = attempt.certificate_subject
+        client_certificate_ok = subject is not None and certificate_identifies(
+            station_id,
+            common_name=subject[0],
+            organization=subject[1],
+            serial_number=access.serial_number if access is not None else None,
+            cpo_name=attempt.cpo_name,
+        )
+        password_ok = False
+        password = attempt.password
+        if (
+            access is not None
+            and access.password_hash is not None
+            and password is not None
+            and attempt.username == station_id
+        ):
+            if access.password_hash != refused_hash:
+                password_ok = await self._hasher.verify(access.password_hash, password)
+            if not password_ok and fresh:  # the new one of a change in flight
+                async with self._uow() as uow:
+                    changing = await changing_password_hash(uow, station_id)
+                if changing is not None:
+                    password_ok = await self._hasher.verify(changing, password)
+        return Credentials(attempt.username, password_ok, attempt.over_tls, client_certificate_ok)
+
     async def boot_accepted(self, station_id: str) -> bool:
-        """Whether the station's last BootNotification was accepted (2.0.1 B02.FR.xx)."""
-        async with self._uow() as uow:
-            record = await uow.stations.get(station_id)
-        return record is not None and record.boot_status is RegistrationStatus.ACCEPTED
+        """Whether the station's last BootNotification was accepted (2.0.1 B02.FR.xx). A "no"
+        is read again from the database: the station may have booted through another process."""
+        access = self._directory.cached(station_id)
+        if access is None or not access.boot_accepted:
+            access = await self._directory.load(station_id)
+        return access is not None and access.boot_accepted
 
-    async def connected(self, station_id: str, ocpp_version: str) -> None:
-        now = self._clock.now()
-        async with self._uow() as uow:
-            record = await uow.stations.get(station_id)
-            if record is None:
-                return
-            await uow.stations.save(
-                replace(record, connected=True, ocpp_version=ocpp_version, last_connected_at=now)
-            )
-            uow.record(StationConnected(station_id, ocpp_version, now))
-            await uow.commit()
+    async def connected(self, station_id: str, ocpp_version: str) -> datetime:
+        """Record a new connection of the station; returns its time once it is committed (in a
+        batch with the other stations', with its StationConnected event)."""
+        return await self._presence.connected(station_id, ocpp_version)
 
-    async def disconnected(self, station_id: str) -> None:
-        now = self._clock.now()
-        async with self._uow() as uow:
-            record = await uow.stations.get(station_id)
-            if record is None:
-                return
-            await uow.stations.save(replace(record, connected=False, last_disconnected_at=now))
-            uow.record(StationDisconnected(station_id, now))
-            await uow.commit()
+    def disconnected(self, station_id: str, since: datetime) -> None:
+        """Record the end of the connection recorded at `since` (written in the next batch)."""
+        self._presence.disconnected(station_id, since)
 
     async def boot(self, station_id: str, info: BootInfo) -> tuple[BootDecision, datetime]:
         """BootNotification (TC_001, TC_B_01, TC_B_02): store what the station is, answer with
@@ -213,6 +294,15 @@ class StationService:
                 )
             )
             await uow.commit()
+        self._directory.remember(
+            station_id,
+            StationAccess(
+                security_profile=record.security_profile,
+                password_hash=record.password_hash,
+                serial_number=info.serial_number,
+                boot_accepted=decision.status is RegistrationStatus.ACCEPTED,
+            ),
+        )
         return decision, now
 
     async def heartbeat(self, station_id: str) -> datetime:

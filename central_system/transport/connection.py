@@ -1,5 +1,10 @@
 """One station's websocket: receives CALLs in order and answers each, and sends the central
-system's own CALLs, one outstanding at a time (OCPP-J section 4.1.1)."""
+system's own CALLs, one outstanding at a time (OCPP-J section 4.1.1).
+
+A central system holds tens of thousands of idle connections: what a connection keeps while
+idle is kept small (`__slots__`; the lock, the pending call and the follow-up tasks exist only
+while in use).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from websockets.exceptions import ConnectionClosed
@@ -34,28 +39,29 @@ BOOT_ACTION = "BootNotification"
 
 
 class Websocket(Protocol):
+    async def recv(self) -> str | bytes: ...
     async def send(self, message: str) -> None: ...
     async def close(self, code: int = 1000, reason: str = "") -> None: ...
-    def __aiter__(self) -> Any: ...
 
 
 FollowUp = Callable[["OcppConnection"], Coroutine[Any, Any, None]]
 
 
-@dataclass
+@dataclass(slots=True)
 class StationSession:
     """What a handler knows about the station it is answering."""
 
     station_id: str
     version: OcppVersion
     boot_accepted: bool
-    attributes: dict[str, Any] = field(default_factory=dict)
-    follow_ups: list[FollowUp] = field(default_factory=list)
+    follow_ups: list[FollowUp] | None = None  # of the CALL being answered
 
     def after_reply(self, follow_up: FollowUp) -> None:
         """Run `follow_up` once the answer to the current CALL is sent (e.g. send
         CertificateSigned after answering SignCertificate). A handler must never wait for the
         station itself: the station is waiting for our answer."""
+        if self.follow_ups is None:
+            self.follow_ups = []
         self.follow_ups.append(follow_up)
 
 
@@ -67,6 +73,18 @@ class Router(Protocol):
 
 
 class OcppConnection:
+    __slots__ = (
+        "_call_lock",
+        "_call_timeout",
+        "_closed",
+        "_follow_ups",
+        "_pending",
+        "_router",
+        "_validate_responses",
+        "session",
+        "websocket",
+    )
+
     def __init__(
         self,
         websocket: Websocket,
@@ -81,10 +99,10 @@ class OcppConnection:
         self._router = router
         self._call_timeout = call_timeout
         self._validate_responses = validate_responses
-        self._call_lock = asyncio.Lock()
+        self._call_lock: asyncio.Lock | None = None  # made by the first call()
         self._pending: tuple[str, asyncio.Future[CallResult | CallError]] | None = None
         self._closed = False
-        self._follow_ups: set[asyncio.Task[None]] = set()
+        self._follow_ups: set[asyncio.Task[None]] | None = None
 
     @property
     def station_id(self) -> str:
@@ -97,19 +115,21 @@ class OcppConnection:
     async def serve(self) -> None:
         """Receive until the websocket closes. Station CALLs are handled one after the other, in
         the order they arrived (transaction messages must be processed in order)."""
+        receive = self.websocket.recv
         try:
-            async for raw in self.websocket:
-                await self._on_frame(raw)
+            while True:
+                await self._on_frame(await receive())
         except ConnectionClosed:
             pass
         finally:
             self._closed = True
             if self._pending is not None and not self._pending[1].done():
                 self._pending[1].set_exception(StationOffline(self.station_id))
-            for task in list(self._follow_ups):
-                task.cancel()
             if self._follow_ups:
-                await asyncio.gather(*self._follow_ups, return_exceptions=True)
+                running = list(self._follow_ups)
+                for task in running:
+                    task.cancel()
+                await asyncio.gather(*running, return_exceptions=True)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         self._closed = True
@@ -133,7 +153,7 @@ class OcppConnection:
         try:
             response = await self._dispatch(call)
         except RpcError as error:
-            self.session.follow_ups.clear()
+            self.session.follow_ups = None
             error.unique_id = call.unique_id
             log.warning(
                 "%s: %s answered %s: %s", self.station_id, call.action, error.kind.name, error
@@ -146,14 +166,21 @@ class OcppConnection:
         self._start_follow_ups()
 
     def _start_follow_ups(self) -> None:
-        follow_ups, self.session.follow_ups = self.session.follow_ups, []
+        follow_ups, self.session.follow_ups = self.session.follow_ups, None
+        if not follow_ups:
+            return
+        if self._follow_ups is None:
+            self._follow_ups = set()
         for follow_up in follow_ups:
             task = asyncio.create_task(follow_up(self))
             self._follow_ups.add(task)
             task.add_done_callback(self._follow_up_done)
 
     def _follow_up_done(self, task: asyncio.Task[None]) -> None:
-        self._follow_ups.discard(task)
+        if self._follow_ups is not None:
+            self._follow_ups.discard(task)
+            if not self._follow_ups:
+                self._follow_ups = None
         if not task.cancelled() and task.exception() is not None:
             log.error("%s: follow-up failed", self.station_id, exc_info=task.exception())
 
@@ -216,6 +243,8 @@ class OcppConnection:
             validation.validate(self.version, action, payload)
         except RpcError as error:
             raise ValueError(error.description) from None
+        if self._call_lock is None:
+            self._call_lock = asyncio.Lock()
         async with self._call_lock:
             if self._closed:
                 raise StationOffline(self.station_id)

@@ -4,6 +4,14 @@ Before the upgrade: the station id is read from the path (percent-decoded, <= 48
 an unknown station gets 404, a failed Basic-auth check 401 (A00, TC_085, TC_A_01-03). The
 subprotocol is the first of the client's list we speak (TC_088, TC_B_58); with none acceptable
 the handshake completes without the header and the connection is closed at once.
+
+Reconnect storms: admission reads the station directory (no database round trip for a known
+station, see `services.station_directory`); at most `ocpp_max_handshakes` admissions wait for
+the database at a time, and beyond that, or when the database cannot answer, a station gets
+HTTP 503 with Retry-After (its back-off retries). A connection is recorded in a batch with the
+others (`services.presence`) before its first message is handled. What a connection keeps while
+idle is small: the handshake's HTTP headers are dropped once it is open, and one task pings
+every connection (`keepalive.Keepalive`) instead of a task per connection.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from central_system.settings import Settings
 from central_system.transport import validation
 from central_system.transport.connection import OcppConnection, Router, StationSession
 from central_system.transport.gateway import ConnectionRegistry
+from central_system.transport.keepalive import Keepalive
 from central_system.transport.ocppj import SUBPROTOCOLS, OcppVersion
 from central_system.transport.v16 import Ocpp16Handlers
 from central_system.transport.v201 import Ocpp201Handlers
@@ -36,6 +45,10 @@ log = logging.getLogger(__name__)
 # Our preference does not matter: OCPP-J says the server takes the client's order.
 SUPPORTED_SUBPROTOCOLS = [version.subprotocol for version in OcppVersion]
 NO_SUBPROTOCOL_CLOSE_CODE = 1002
+UNAVAILABLE_CLOSE_CODE = 1013  # "try again later": the connection could not be recorded
+# OCPP-J has one outstanding CALL per direction: a handful of frames is all that can queue up.
+MAX_QUEUED_FRAMES = 4
+WRITE_BUFFER_BYTES = 16 * 1024
 
 
 class NotAnOcppPath(ValueError):
@@ -86,10 +99,14 @@ def _certificate_subject(certificate: dict[str, Any] | None) -> tuple[str | None
     return fields.get("commonName"), fields.get("organizationName")
 
 
-def _response(connection: ServerConnection, status: HTTPStatus, text: str) -> Response:
+def _response(
+    connection: ServerConnection, status: HTTPStatus, text: str, retry_after: int | None = None
+) -> Response:
     response = connection.respond(status, text + "\n")
     if status is HTTPStatus.UNAUTHORIZED:
         response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
     return response
 
 
@@ -107,6 +124,13 @@ class OcppServer:
         }
         for version in OcppVersion:
             validation.preload(version)
+        self.keepalive = (
+            Keepalive(settings.ocpp_ping_interval, settings.ocpp_ping_timeout)
+            if settings.ocpp_ping_interval
+            else None
+        )
+        self.admitting = 0  # admissions in progress
+        self.refused_busy = 0  # handshakes answered 503 (for tests and metrics)
 
     def listeners(self) -> list[Any]:
         """The websockets servers (async context managers): ws:// always, wss:// when TLS is
@@ -140,11 +164,13 @@ class OcppServer:
             subprotocols=SUPPORTED_SUBPROTOCOLS,  # type: ignore[arg-type]
             select_subprotocol=self._select_subprotocol,
             process_request=self._process_request,
-            ping_interval=settings.ocpp_ping_interval,
-            ping_timeout=settings.ocpp_ping_timeout,
+            ping_interval=None,  # self.keepalive pings every connection
             max_size=settings.ocpp_max_frame_bytes,
+            max_queue=MAX_QUEUED_FRAMES,
+            write_limit=WRITE_BUFFER_BYTES,
             compression=None,
             server_header="evcharge",
+            backlog=settings.ocpp_listen_backlog,
             **kwargs,
         )
 
@@ -169,17 +195,28 @@ class OcppServer:
             return _response(connection, HTTPStatus.NOT_FOUND, f"Not an OCPP endpoint: {error}")
         except (InvalidStationId, UnicodeDecodeError) as error:
             return _response(connection, HTTPStatus.BAD_REQUEST, f"Invalid station id: {error}")
+        settings = self._settings
+        if self.admitting >= settings.ocpp_max_handshakes:
+            self.refused_busy += 1
+            return self._busy(connection, "too many connections being opened")
         username, password = basic_credentials(request.headers)
         tls = connection.transport.get_extra_info("ssl_object")
         common_name, organization = _certificate_subject(tls.getpeercert() if tls else None)
-        decision = await self._services.stations.admit(
-            station_id,
-            username=username,
-            password=password,
-            over_tls=tls is not None,
-            certificate_subject=(common_name, organization) if common_name else None,
-            cpo_name=self._settings.cpo_name,
-        )
+        self.admitting += 1
+        try:
+            decision = await self._services.stations.admit(
+                station_id,
+                username=username,
+                password=password,
+                over_tls=tls is not None,
+                certificate_subject=(common_name, organization) if common_name else None,
+                cpo_name=settings.cpo_name,
+            )
+        except Exception as error:  # the database is away or overloaded: come back later
+            log.warning("%s: admission failed: %s", station_id, error)
+            return self._busy(connection, "the central system cannot decide now")
+        finally:
+            self.admitting -= 1
         if decision is Admission.UNKNOWN_STATION:
             log.warning("refused unknown station %s", station_id)
             return _response(connection, HTTPStatus.NOT_FOUND, f"Unknown station {station_id}")
@@ -188,23 +225,38 @@ class OcppServer:
             return _response(connection, HTTPStatus.UNAUTHORIZED, "Authentication failed")
         return None
 
+    def _busy(self, connection: ServerConnection, text: str) -> Response:
+        return _response(
+            connection,
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            f"Try again later: {text}",
+            retry_after=self._settings.ocpp_retry_after,
+        )
+
     async def _handle(self, websocket: ServerConnection) -> None:
-        assert websocket.request is not None
-        station_id = station_id_from_path(websocket.request.path, self._settings.ocpp_path)
+        request = websocket.request
+        assert request is not None
+        station_id = station_id_from_path(request.path, self._settings.ocpp_path)
+        offered = request.headers.get("Sec-WebSocket-Protocol", "")
+        # The handshake's headers are not needed any more: a few KiB per idle connection (the
+        # request object itself stays: websockets' parser holds it).
+        request.headers.clear()
+        websocket.response = None
         if websocket.subprotocol is None:
-            offered = websocket.request.headers.get("Sec-WebSocket-Protocol", "")
             log.warning("%s: no supported OCPP subprotocol in %r; closing", station_id, offered)
             await websocket.close(NO_SUBPROTOCOL_CLOSE_CODE, "no supported OCPP subprotocol")
             return
         version = OcppVersion.from_subprotocol(websocket.subprotocol)
-        session = StationSession(
-            station_id=station_id,
-            version=version,
-            boot_accepted=await self._services.stations.boot_accepted(station_id),
-        )
+        stations = self._services.stations
+        try:
+            boot_accepted = await stations.boot_accepted(station_id)
+        except Exception as error:
+            log.warning("%s: closing, the registry cannot be read: %s", station_id, error)
+            await websocket.close(UNAVAILABLE_CLOSE_CODE, "try again later")
+            return
         connection = OcppConnection(
             websocket,
-            session,
+            StationSession(station_id, version, boot_accepted),
             self._routers[version],
             call_timeout=self._settings.ocpp_call_timeout,
             validate_responses=self._settings.ocpp_validate_responses,
@@ -213,14 +265,22 @@ class OcppServer:
         if previous is not None:
             log.info("%s: a new connection replaces the previous one", station_id)
             await previous.close(1000, "replaced by a new connection")
+        try:
+            connected_at = await stations.connected(station_id, version.value)
+        except Exception as error:
+            log.warning("%s: closing, the connection could not be recorded: %s", station_id, error)
+            self.registry.remove(connection)
+            await websocket.close(UNAVAILABLE_CLOSE_CODE, "try again later")
+            return
         log.info("%s: connected with OCPP %s", station_id, version)
-        await self._services.stations.connected(station_id, version.value)
+        if self.keepalive is not None:
+            self.keepalive.add(websocket)
         try:
             await connection.serve()
         finally:
             if self.registry.remove(connection):
                 log.info("%s: disconnected", station_id)
-                await self._services.stations.disconnected(station_id)
+                stations.disconnected(station_id, connected_at)
 
 
 __all__ = ["OcppServer", "Server"]
