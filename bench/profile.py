@@ -127,6 +127,17 @@ Stack = tuple[str, list[Frame], int]  # thread name, frames root..leaf, count
 _THREAD = re.compile(r"^thread \((?P<tid>\w+)\)(?:: (?P<name>.*))?$")
 
 
+def thread_ids(lines: Iterable[str]) -> dict[str, int]:
+    """Thread name -> OS thread id, from the `thread (TID): NAME` frames of py-spy's raw
+    output (the ids of /proc/PID/task)."""
+    ids: dict[str, int] = {}
+    for line in lines:
+        match = _THREAD.match(line.split(";", 1)[0])
+        if match and match.group("name") and match.group("tid").isdigit():
+            ids[match.group("name")] = int(match.group("tid"))
+    return ids
+
+
 def parse_raw(lines: Iterable[str]) -> list[Stack]:
     """[(thread name, frames root..leaf, count)] from py-spy raw output (`--threads` puts a
     `thread (TID): NAME` frame first; without it the thread is "")."""
@@ -157,6 +168,25 @@ def parse_raw(lines: Iterable[str]) -> list[Stack]:
     return stacks
 
 
+# The group-commit writer's thread (central_system/persistence/batch_store.py, SQLite).
+WRITER_THREAD = "sqlite-writer_0"
+WRITER_SQLITE = "SQLite library: inserts, indexes, WAL writes, commit"
+WRITER_BINDING = "rows bound to the statements (bind processors, tuples)"
+_BATCH_STORE = "persistence/batch_store.py"
+
+
+def _writer_component(frames: list[Frame]) -> str | None:
+    """The writer thread's components (None: not the writer's code)."""
+    if not any(path.endswith(_BATCH_STORE) for _, path, _ in frames):
+        return None
+    function, path, _ = frames[-1]
+    if path.endswith(_BATCH_STORE) and function.endswith("._write"):
+        return WRITER_SQLITE  # py-spy shows sqlite3's C code as its Python caller
+    if any("pydantic" in p or p.endswith("persistence/outbox.py") for _, p, _ in frames):
+        return "pydantic (outbox messages)"
+    return WRITER_BINDING
+
+
 def component_of(frames: list[Frame]) -> str:
     if not frames:
         return OTHER
@@ -164,6 +194,8 @@ def component_of(frames: list[Frame]) -> str:
     wait_line, work_line = _aiosqlite_lines()
     if function in _SELECT and path.endswith("selectors.py"):
         return IDLE
+    if (writer := _writer_component(frames)) is not None:
+        return writer
     if function.endswith(_WAITS) and path.endswith(("threading.py", "queue.py", "thread.py")):
         return IDLE
     if function == "_connection_worker_thread":
@@ -236,5 +268,5 @@ def summarise(stacks: list[Stack], top: int = 12, thread: str | None = MAIN_THRE
     )
 
 
-def load(path: Path) -> Profile:
-    return summarise(parse_raw(path.read_text(errors="replace").splitlines()))
+def load(path: Path, thread: str | None = MAIN_THREAD) -> Profile:
+    return summarise(parse_raw(path.read_text(errors="replace").splitlines()), thread=thread)

@@ -290,17 +290,27 @@ def profile_table(profile: dict[str, Any]) -> str:
             f"{profile['other_threads_us_per_msg']:.0f}\n\n"
         )
 
-    def rows(items: list[tuple[str, float]]) -> list[list[str]]:
+    def rows(items: list[tuple[str, float]], us: float) -> list[list[str]]:
         return [
             [name, f"{share:.0%}", "-" if math.isnan(us) else f"{share * us:.0f}"]
             for name, share in items
         ]
 
-    first = stats.table(rows(profile.get("components", [])), ["where", "share", "us/msg"])
-    second = stats.table(
-        rows(profile.get("top_functions", [])), ["self time in", "share", "us/msg"]
-    )
-    return head + first + "\n\n" + second
+    def tables(of: dict[str, Any], us: float) -> str:
+        components = stats.table(rows(of.get("components", []), us), ["where", "share", "us/msg"])
+        functions = stats.table(
+            rows(of.get("top_functions", []), us), ["self time in", "share", "us/msg"]
+        )
+        return components + "\n\n" + functions
+
+    text = head + tables(profile, us)
+    writer = profile.get("writer_thread")
+    if writer:
+        text += (
+            f"\n\ngroup-commit writer thread (SQLite): {writer['us_per_msg']:.0f} us/msg\n\n"
+            + tables(writer, writer["us_per_msg"])
+        )
+    return text
 
 
 def jsonable(value: Any) -> Any:

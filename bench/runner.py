@@ -324,7 +324,7 @@ class Bench:
             f"{us_per_msg:.0f} us/msg = event loop thread {main_us:.0f} + other threads "
             f"{others_us:.0f}"
         )
-        return {
+        result = {
             "samples": summary.samples,
             "rate": rate,
             "cpu_us_per_msg": us_per_msg,
@@ -335,6 +335,19 @@ class Bench:
             "top_functions": summary.top_functions,
             "raw": str(output),
         }
+        # The group-commit writer's thread (SQLite): its own CPU and components.
+        writer_tid = profiling.thread_ids(output.read_text(errors="replace").splitlines()).get(
+            profiling.WRITER_THREAD
+        )
+        if writer_tid is not None and rate:
+            writer = profiling.load(output, thread=profiling.WRITER_THREAD)
+            cpu = threads1.get(writer_tid, 0.0) - threads0.get(writer_tid, 0.0)
+            result["writer_thread"] = {
+                "us_per_msg": cpu / messages * 1e6,
+                "components": writer.by_component,
+                "top_functions": writer.top_functions,
+            }
+        return result
 
     # --- scenario: capacity + storm -------------------------------------------------------------
 

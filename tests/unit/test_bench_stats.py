@@ -178,3 +178,46 @@ def test_profile_components_leave_idle_threads_out() -> None:
         {"cpu_us_per_msg": 1000.0, "components": summary.by_component, "top_functions": []}
     )
     assert "400" in table  # 40 % of 1000 us
+
+
+def test_profile_of_the_group_commit_writer_thread() -> None:
+    raw = [
+        "thread (7): MainThread;<module> (evcharge:6);"
+        "parse_frame (central_system/transport/ocppj.py:120) 10",
+        "thread (9): sqlite-writer_0;Thread._bootstrap (threading.py:995);"
+        "SqliteBatchStore._write (central_system/persistence/batch_store.py:400) 60",
+        "thread (9): sqlite-writer_0;Thread._bootstrap (threading.py:995);"
+        "SqliteBatchStore._write (central_system/persistence/batch_store.py:390);"
+        "sample_rows (central_system/persistence/batch_store.py:300);"
+        "process (sqlalchemy/sql/type_api.py:10) 30",
+        "thread (9): sqlite-writer_0;Thread._bootstrap (threading.py:995);"
+        "_worker (concurrent/futures/thread.py:81);SimpleQueue.get (queue.py:1) 500",
+        "thread (9): sqlite-writer_0;Thread._bootstrap (threading.py:995);"
+        "SqliteBatchStore._write (central_system/persistence/batch_store.py:395);"
+        "Rows.of (central_system/persistence/batch_store.py:250);"
+        "outbox_values (central_system/persistence/outbox.py:70);"
+        "model_dump_json (pydantic/main.py:1) 10",
+    ]
+    assert profile.thread_ids(raw) == {"MainThread": 7, "sqlite-writer_0": 9}
+    writer = profile.summarise(profile.parse_raw(raw), thread=profile.WRITER_THREAD)
+    assert writer.idle == 500
+    assert dict(writer.by_component) == {
+        profile.WRITER_SQLITE: 0.6,
+        profile.WRITER_BINDING: 0.3,
+        "pydantic (outbox messages)": 0.1,
+    }
+    table = report.profile_table(
+        {
+            "cpu_us_per_msg": 300.0,
+            "main_thread_us_per_msg": 100.0,
+            "other_threads_us_per_msg": 200.0,
+            "components": [],
+            "top_functions": [],
+            "writer_thread": {
+                "us_per_msg": 200.0,
+                "components": writer.by_component,
+                "top_functions": [],
+            },
+        }
+    )
+    assert "writer thread (SQLite): 200 us/msg" in table and "120" in table  # 60 % of 200
