@@ -18,9 +18,11 @@ from central_system.api.runtime import ApiRuntime
 from central_system.api.security import SystemIds
 from central_system.background import supervise
 from central_system.domain import signal
+from central_system.persistence.batch_store import batch_store_for
 from central_system.persistence.database import create_engine, session_factory
+from central_system.persistence.group_commit import GroupCommitWriter
 from central_system.persistence.migrate import current_revision, head_revision, upgrade
-from central_system.persistence.outbox import outbox_rows
+from central_system.persistence.outbox import outbox_rows, outbox_values
 from central_system.persistence.passwords import Argon2PasswordHasher
 from central_system.persistence.presence import SqlPresenceStore
 from central_system.persistence.repositories import SqlUnitOfWorkFactory
@@ -115,6 +117,16 @@ class CentralSystem:
             self.events,
             outbox=outbox_rows if settings.outbox_enabled else None,
         )
+        self.writer = GroupCommitWriter(
+            batch_store_for(
+                settings.database_url,
+                self.engine,
+                outbox_values if settings.outbox_enabled else None,
+            ),
+            self.events,
+            window=settings.group_commit_ms / 1000,
+            max_batch=settings.group_commit_max_messages,
+        )
         clock = SystemClock()
         self.directory = StationDirectory(SqlStationDirectoryStore(self.engine))
         self.registry_changes = RegistryCommitWatcher(self.engine, self.directory.forget)
@@ -145,6 +157,7 @@ class CentralSystem:
                 heartbeat_interval=settings.heartbeat_interval,
                 boot_retry_interval=settings.boot_retry_interval,
                 auto_register=settings.auto_register,
+                writer=self.writer,
                 directory=self.directory,
                 presence=self.presence,
             ),
@@ -155,7 +168,7 @@ class CentralSystem:
                 if settings.contract_root_certs
                 else None,
             ),
-            transactions=TransactionService(self.uow, clock),
+            transactions=TransactionService(self.uow, clock, self.writer),
             data_transfer=DataTransferService(),
             firmware=FirmwareService(self.uow, clock, maintenance, maintenance, secrets),
             log_uploads=LogUploadService(self.uow, clock, maintenance, secrets, self.upload_url),
@@ -207,6 +220,8 @@ class CentralSystem:
                 update_interval_s=settings.cost_update_interval,
             ),
         )
+        self.events.subscribe(self.services.transactions.running.on_events)
+        self.events.subscribe(self.services.stations.connector_states.on_events)
         self.events.subscribe(self.services.load_management.on_events)
         self.events.subscribe(self.services.local_lists.on_events)
         self.services.data_transfer.register(
@@ -293,6 +308,7 @@ class CentralSystem:
                 if started is not None:
                     started.set()
                 loops: dict[str, Callable[[], Awaitable[None]]] = {
+                    "group-commit": self.writer.run,
                     "station-directory": self.directory.run,
                     "connection-state": self.presence.run,
                     "certificate-renewal": self._renew_certificates,
@@ -311,5 +327,6 @@ class CentralSystem:
         finally:
             await self.registry.close_all()
             await self.presence.close()
+            await self.writer.close()
             self.registry_changes.stop()
             await self.engine.dispose()

@@ -27,6 +27,18 @@ class Settings(BaseSettings):
     env: Environment = Environment.PRODUCTION
     database_url: str = DEFAULT_DATABASE_URL
     database_echo: bool = False
+    group_commit_ms: float = Field(
+        default=2.0,
+        ge=0,
+        description="Meter values, transaction updates, heartbeats and status notifications "
+        "of all stations are committed together: a batch collects for up to this long (ms).",
+    )
+    group_commit_max_messages: int = Field(
+        default=500, ge=1, description="Most messages in one group commit."
+    )
+    uvloop: bool = Field(
+        default=True, description="Run on uvloop when it is installed (the `fast` extra)."
+    )
 
     ocpp_host: str = "127.0.0.1"
     ocpp_port: int = 9000

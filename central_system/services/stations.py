@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from central_system.domain.connectors import ConnectorState, StatusReport, apply_status
+from central_system.domain.connectors import (
+    ConnectorKey,
+    ConnectorState,
+    StatusReport,
+    apply_status,
+)
 from central_system.domain.data_transfer import DataTransferResult, DataTransferStatus
 from central_system.domain.events import (
     ConnectorStatusChanged,
+    DomainEvent,
     SignalStrengthReported,
+    StationConnected,
+    StationDisconnected,
 )
 from central_system.domain.signal import SignalReading, reading_from_report
 from central_system.domain.stations import (
@@ -28,6 +37,12 @@ from central_system.domain.stations import (
     decide_boot,
     offers_more_than,
     validate_station_id,
+)
+from central_system.services.message_writes import (
+    MessageWrite,
+    MessageWriter,
+    StationSeen,
+    StatusRows,
 )
 from central_system.services.ports import Clock, PasswordHasher, UnitOfWorkFactory
 from central_system.services.presence import PresenceWriter
@@ -52,6 +67,34 @@ class _Attempt:
     cpo_name: str | None
 
 
+class ConnectorStates:
+    """The connectors of the stations connected to this process, as last committed here; a
+    station's are dropped when it connects or disconnects (another process may have served it
+    in between) and when a write fails."""
+
+    def __init__(self) -> None:
+        self._by_station: dict[str, dict[ConnectorKey, ConnectorState]] = {}
+
+    def get(self, station_id: str) -> dict[ConnectorKey, ConnectorState] | None:
+        return self._by_station.get(station_id)
+
+    def put(
+        self, station_id: str, states: list[ConnectorState]
+    ) -> dict[ConnectorKey, ConnectorState]:
+        by_key = {state.key: state for state in states}
+        self._by_station[station_id] = by_key
+        return by_key
+
+    def forget(self, station_id: str) -> None:
+        self._by_station.pop(station_id, None)
+
+    def on_events(self, events: Iterable[DomainEvent]) -> None:
+        """Event-bus subscriber: a station (re)connecting or leaving starts afresh."""
+        for event in events:
+            if isinstance(event, (StationConnected, StationDisconnected)):
+                self.forget(event.station_id)
+
+
 class StationService:
     def __init__(
         self,
@@ -62,12 +105,15 @@ class StationService:
         heartbeat_interval: int,
         boot_retry_interval: int,
         auto_register: bool,
+        writer: MessageWriter,
         directory: StationDirectory,
         presence: PresenceWriter,
     ) -> None:
         self._uow = uow
         self._directory = directory
         self._presence = presence
+        self._writer = writer
+        self.connector_states = ConnectorStates()
         self._clock = clock
         self._hasher = hasher
         self._heartbeat_interval = heartbeat_interval
@@ -306,31 +352,43 @@ class StationService:
         return decision, now
 
     async def heartbeat(self, station_id: str) -> datetime:
-        """Heartbeat: remember the station is alive and give it the time (clock sync)."""
+        """Heartbeat: remember the station is alive and give it the time (clock sync). The
+        last-seen time is written in the next group commit."""
         now = self._clock.now()
-        async with self._uow() as uow:
-            record = await uow.stations.get(station_id)
-            if record is not None:
-                await uow.stations.save(replace(record, last_heartbeat_at=now))
-                await uow.commit()
+        await self._writer.write(MessageWrite(seen=StationSeen(station_id, now)))
         return now
 
     async def status(self, station_id: str, report: StatusReport) -> ConnectorState | None:
         """StatusNotification: keep the history, update the connector unless the report is older
-        than what we know (a replay after an outage)."""
-        async with self._uow() as uow:
-            await uow.connectors.add_history(station_id, report)
-            current = await uow.connectors.get(station_id, report.key)
-            new_state = apply_status(current, report)
-            if new_state is not None:
-                await uow.connectors.save(station_id, new_state)
-                if current is None or (current.status, current.error_code) != (
-                    new_state.status,
-                    new_state.error_code,
-                ):
-                    uow.record(ConnectorStatusChanged(station_id, new_state))
-            await uow.commit()
+        than what we know (a replay after an outage). Written in the next group commit; the
+        connectors of a connected station are kept in memory (`connector_states`)."""
+        states = await self._connector_states(station_id)
+        current = states.get(report.key)
+        new_state = apply_status(current, report)
+        events: tuple[ConnectorStatusChanged, ...] = ()
+        if new_state is not None:
+            states[report.key] = new_state
+            if current is None or (current.status, current.error_code) != (
+                new_state.status,
+                new_state.error_code,
+            ):
+                events = (ConnectorStatusChanged(station_id, new_state),)
+        try:
+            await self._writer.write(
+                MessageWrite(status=StatusRows(station_id, report, new_state), events=events)
+            )
+        except BaseException:
+            self.connector_states.forget(station_id)
+            raise
         return new_state
+
+    async def _connector_states(self, station_id: str) -> dict[ConnectorKey, ConnectorState]:
+        states = self.connector_states.get(station_id)
+        if states is None:
+            async with self._uow() as uow:
+                stored = await uow.connectors.list(station_id)
+            states = self.connector_states.put(station_id, stored)
+        return states
 
     async def signal(self, station_id: str, reading: SignalReading) -> None:
         """A modem signal reading: kept in the station log (kind SignalStrength) and published."""

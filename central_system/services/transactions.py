@@ -4,26 +4,40 @@
 MeterValues and TransactionEvent(Updated) become `update`; StopTransaction and
 TransactionEvent(Ended) become `stop` (E01-E15, J02, TC_003, TC_004, TC_039). Every operation is
 idempotent: a message a station replays after an outage changes nothing and gets its first answer.
+
+Meter values and transaction updates are most of what stations send. They take the hot path: the
+station's running transaction is kept in memory while the station is connected to this process
+(`RunningTransactions`, loaded from the database at its first message and dropped when the
+station connects or disconnects, so another process's changes are never overwritten), the
+message is folded into it in memory and its rows go to the group-commit writer, which answers
+once they are committed. Starting and ending a transaction, an update that authorizes a token,
+and a replay take a unit of work of their own, as before.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from central_system.domain import transactions as tx_rules
 from central_system.domain.authorization import IdToken, IdTokenInfo
 from central_system.domain.connectors import ConnectorKey
 from central_system.domain.events import (
+    DomainEvent,
     MeterValuesReceived,
+    StationConnected,
+    StationDisconnected,
     TransactionEnded,
     TransactionStarted,
 )
 from central_system.domain.metering import MeterSample, RawMeterValue, normalise
+from central_system.domain.sequence_numbers import SeenSequenceNumbers
 from central_system.domain.transactions import StopDetails, Transaction, TransactionEventType
 from central_system.services.authorization import AuthorizationService
+from central_system.services.message_writes import MessageWrite, MessageWriter, SampleRows
 from central_system.services.ports import (
     Clock,
     TransactionEventRecord,
@@ -92,12 +106,68 @@ class TransactionResult:
     replayed: bool = False
 
 
+@dataclass(slots=True)
+class RunningTransaction:
+    """A transaction as this process last committed it, and the seqNos stored for it (loaded
+    when a TransactionEvent first needs them)."""
+
+    transaction: Transaction
+    seq_nos: SeenSequenceNumbers | None = None
+
+
+class RunningTransactions:
+    """The transactions of the stations connected to this process, by station and transaction
+    id. Only the station's own messages change a transaction, and a station talks to one
+    process at a time: its entries are dropped whenever it connects or disconnects (another
+    process may have served it in between) and whenever a write fails."""
+
+    def __init__(self) -> None:
+        self._by_station: dict[str, dict[str, RunningTransaction]] = {}
+
+    def __len__(self) -> int:
+        return sum(len(running) for running in self._by_station.values())
+
+    def get(self, station_id: str, transaction_id: str) -> RunningTransaction | None:
+        running = self._by_station.get(station_id)
+        return running.get(transaction_id) if running is not None else None
+
+    def put(self, station_id: str, running: RunningTransaction) -> None:
+        transaction_id = running.transaction.transaction_id
+        self._by_station.setdefault(station_id, {})[transaction_id] = running
+
+    def forget(self, station_id: str, transaction_id: str) -> None:
+        running = self._by_station.get(station_id)
+        if running is not None:
+            running.pop(transaction_id, None)
+            if not running:
+                del self._by_station[station_id]
+
+    def forget_station(self, station_id: str) -> None:
+        self._by_station.pop(station_id, None)
+
+    def on_events(self, events: Iterable[DomainEvent]) -> None:
+        """Event-bus subscriber: a station (re)connecting or leaving starts afresh."""
+        for event in events:
+            if isinstance(event, (StationConnected, StationDisconnected)):
+                self.forget_station(event.station_id)
+
+
 class TransactionService:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, writer: MessageWriter) -> None:
         self._uow = uow
         self._clock = clock
+        self._writer = writer
+        self.running = RunningTransactions()
 
     async def start(self, station_id: str, request: TransactionStart) -> TransactionResult:
+        if request.transaction_id is None:
+            return await self._start(station_id, request)
+        try:
+            return await self._start(station_id, request)
+        finally:  # the next update reads what was committed
+            self.running.forget(station_id, request.transaction_id)
+
+    async def _start(self, station_id: str, request: TransactionStart) -> TransactionResult:
         samples = normalise(request.meter_values)
         now = self._clock.now()
         async with self._uow() as uow:
@@ -159,23 +229,103 @@ class TransactionService:
 
     async def update(self, station_id: str, request: TransactionUpdate) -> TransactionResult:
         samples = normalise(request.meter_values)
-        now = self._clock.now()
+        running = await self._running(station_id, request.transaction_id, request.sequence)
+        if running is None:
+            return await self._update_unknown(station_id, request, samples)
+        sequence = request.sequence
+        seen = running.seq_nos
+        if sequence is not None and seen is not None and sequence.seq_no in seen:
+            return await self._replayed(station_id, running.transaction, request)
+        if request.id_token is not None:  # authorizing a token reads the registry
+            try:
+                return await self._update_with_token(station_id, request, samples)
+            finally:
+                self.running.forget(station_id, request.transaction_id)
+        return await self._write_update(station_id, running, request, samples)
+
+    async def _update_with_token(
+        self, station_id: str, request: TransactionUpdate, samples: list[MeterSample]
+    ) -> TransactionResult:
         async with self._uow() as uow:
             transaction = await uow.transactions.get(station_id, request.transaction_id)
-            if transaction is not None:
-                return await self._update_in(uow, station_id, transaction, request, samples, now)
-            if request.sequence is None:
-                # 1.6 MeterValues naming a transaction we do not know: keep the samples.
-                log.warning(
-                    "%s: meter values for unknown transaction %s",
-                    station_id,
-                    request.transaction_id,
+            if transaction is None:
+                raise LookupError(f"transaction {request.transaction_id} is gone")
+            return await self._update_in(
+                uow, station_id, transaction, request, samples, self._clock.now()
+            )
+
+    async def _write_update(
+        self,
+        station_id: str,
+        running: RunningTransaction,
+        request: TransactionUpdate,
+        samples: list[MeterSample],
+    ) -> TransactionResult:
+        """The hot path: fold the message into the running transaction, then write its rows in
+        the next group commit."""
+        transaction = _folded(running.transaction, request, samples)
+        sequence = request.sequence
+        event = None
+        if sequence is not None:
+            event = _event_record(sequence, TransactionEventType.UPDATED, request.timestamp, None)
+            assert running.seq_nos is not None
+            running.seq_nos.add(sequence.seq_no)
+        running.transaction = transaction  # the next message builds on this one
+        try:
+            await self._writer.write(
+                MessageWrite(
+                    samples=_sample_rows(
+                        station_id, request.key or transaction.key, transaction, samples
+                    ),
+                    transaction=transaction,
+                    transaction_event=event,
                 )
-                await self._store_samples(
-                    uow, station_id, request.key or ConnectorKey(0, 0), None, samples
-                )
-                await uow.commit()
-                return TransactionResult(None)
+            )
+        except BaseException:
+            self.running.forget(station_id, transaction.transaction_id)
+            raise
+        return TransactionResult(transaction)
+
+    async def _running(
+        self, station_id: str, transaction_id: str, sequence: EventSequence | None
+    ) -> RunningTransaction | None:
+        """The running transaction from memory, else from the database."""
+        running = self.running.get(station_id, transaction_id)
+        if running is not None and (sequence is None or running.seq_nos is not None):
+            return running
+        async with self._uow() as uow:
+            transaction = await uow.transactions.get(station_id, transaction_id)
+            if transaction is None:
+                return None
+            seq_nos = None
+            if sequence is not None:
+                seq_nos = SeenSequenceNumbers(await uow.transactions.seq_nos(_row_id(transaction)))
+        running = RunningTransaction(transaction, seq_nos)
+        self.running.put(station_id, running)
+        return running
+
+    async def _replayed(
+        self, station_id: str, transaction: Transaction, request: TransactionUpdate
+    ) -> TransactionResult:
+        """A TransactionEvent whose seqNo is stored: changes nothing, gets its first answer."""
+        assert request.sequence is not None
+        async with self._uow() as uow:
+            seen = await uow.transactions.get_event(_row_id(transaction), request.sequence.seq_no)
+        if seen is None:  # not stored after all (a failed write): start afresh
+            self.running.forget(station_id, request.transaction_id)
+            return await self.update(station_id, request)
+        return _replay(transaction, seen)
+
+    async def _update_unknown(
+        self, station_id: str, request: TransactionUpdate, samples: list[MeterSample]
+    ) -> TransactionResult:
+        if request.sequence is None:
+            # 1.6 MeterValues naming a transaction we do not know: keep the samples.
+            log.warning(
+                "%s: meter values for unknown transaction %s", station_id, request.transaction_id
+            )
+            await self._write_samples(station_id, request.key or ConnectorKey(0, 0), samples)
+            return TransactionResult(None)
         # 2.0.1: the Started event never reached us; the transaction begins here.
         return await self.start(
             station_id,
@@ -192,6 +342,12 @@ class TransactionService:
         )
 
     async def stop(self, station_id: str, request: TransactionStop) -> TransactionResult:
+        try:
+            return await self._stop(station_id, request)
+        finally:
+            self.running.forget(station_id, request.transaction_id)
+
+    async def _stop(self, station_id: str, request: TransactionStop) -> TransactionResult:
         samples = normalise(request.meter_values)
         now = self._clock.now()
         async with self._uow() as uow:
@@ -288,10 +444,15 @@ class TransactionService:
                 ),
             )
             return
-        samples = normalise(meter_values)
-        async with self._uow() as uow:
-            await self._store_samples(uow, station_id, key, None, samples)
-            await uow.commit()
+        await self._write_samples(station_id, key, normalise(meter_values))
+
+    async def _write_samples(
+        self, station_id: str, key: ConnectorKey, samples: list[MeterSample]
+    ) -> None:
+        """Samples outside a transaction, in the next group commit."""
+        rows = _sample_rows(station_id, key, None, samples)
+        if rows is not None:
+            await self._writer.write(MessageWrite(samples=rows))
 
     async def get(self, station_id: str, transaction_id: str) -> Transaction | None:
         async with self._uow() as uow:
@@ -335,17 +496,7 @@ class TransactionService:
                     start_authorization=info.status,
                     group_id=info.group_id,
                 )
-        transaction = tx_rules.at_evse(tx_rules.apply_samples(transaction, samples), request.key)
-        if request.charging_state is not None and not transaction.ended:
-            transaction = replace(transaction, charging_state=request.charging_state)
-        if request.remote_start_id is not None and transaction.remote_start_id is None:
-            transaction = replace(transaction, remote_start_id=request.remote_start_id)
-        if request.sequence is not None:
-            transaction = replace(
-                transaction,
-                last_seq_no=max(transaction.last_seq_no or 0, request.sequence.seq_no),
-                offline=transaction.offline or request.sequence.offline,
-            )
+        transaction = _folded(transaction, request, samples)
         await uow.transactions.save(transaction)
         await self._record_event(
             uow,
@@ -373,15 +524,7 @@ class TransactionService:
         if sequence is None:
             return
         await uow.transactions.add_event(
-            _row_id(transaction),
-            TransactionEventRecord(
-                seq_no=sequence.seq_no,
-                event_type=event_type.value,
-                trigger_reason=sequence.trigger_reason,
-                timestamp=timestamp,
-                offline=sequence.offline,
-                id_token_status=info.status if info else None,
-            ),
+            _row_id(transaction), _event_record(sequence, event_type, timestamp, info)
         )
 
     @staticmethod
@@ -399,6 +542,63 @@ class TransactionService:
         )
         if added:
             uow.record(MeterValuesReceived(station_id, key.evse_id, transaction, tuple(samples)))
+
+
+def _folded(
+    transaction: Transaction, request: TransactionUpdate, samples: list[MeterSample]
+) -> Transaction:
+    """The transaction after an update's samples, EVSE, charging state and seqNo."""
+    transaction = tx_rules.at_evse(tx_rules.apply_samples(transaction, samples), request.key)
+    changes: dict[str, Any] = {}
+    if (
+        request.charging_state is not None
+        and not transaction.ended
+        and request.charging_state != transaction.charging_state
+    ):
+        changes["charging_state"] = request.charging_state
+    if request.remote_start_id is not None and transaction.remote_start_id is None:
+        changes["remote_start_id"] = request.remote_start_id
+    sequence = request.sequence
+    if sequence is not None:
+        last_seq_no = max(transaction.last_seq_no or 0, sequence.seq_no)
+        if last_seq_no != transaction.last_seq_no:
+            changes["last_seq_no"] = last_seq_no
+        if sequence.offline and not transaction.offline:
+            changes["offline"] = True
+    return replace(transaction, **changes) if changes else transaction
+
+
+def _event_record(
+    sequence: EventSequence,
+    event_type: TransactionEventType,
+    timestamp: datetime,
+    info: IdTokenInfo | None,
+) -> TransactionEventRecord:
+    return TransactionEventRecord(
+        seq_no=sequence.seq_no,
+        event_type=event_type.value,
+        trigger_reason=sequence.trigger_reason,
+        timestamp=timestamp,
+        offline=sequence.offline,
+        id_token_status=info.status if info else None,
+    )
+
+
+def _sample_rows(
+    station_id: str,
+    key: ConnectorKey,
+    transaction: Transaction | None,
+    samples: list[MeterSample],
+) -> SampleRows | None:
+    if not samples:
+        return None
+    return SampleRows(
+        station_id=station_id,
+        key=key,
+        transaction_row_id=transaction.row_id if transaction else None,
+        samples=samples,
+        event=MeterValuesReceived(station_id, key.evse_id, transaction, tuple(samples)),
+    )
 
 
 def _row_id(transaction: Transaction) -> int:
