@@ -42,8 +42,13 @@ async def _until_signalled(coroutine: Awaitable[Any]) -> Any:
             loop.remove_signal_handler(signum)
 
 
-def run_until_signalled(coroutine: Awaitable[Any]) -> Any:
-    return asyncio.run(_until_signalled(coroutine))
+def run_until_signalled(
+    coroutine: Awaitable[Any],
+    *,
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+) -> Any:
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return runner.run(_until_signalled(coroutine))
 
 
 def _run(coroutine: Awaitable[Any]) -> Any:
@@ -53,11 +58,15 @@ def _run(coroutine: Awaitable[Any]) -> Any:
 def serve(args: argparse.Namespace) -> int:
     from central_system.api.runtime import ApiConfigurationError
     from central_system.app import CentralSystem, DatabaseOutOfDate
+    from central_system.process import event_loop_factory, tune_garbage_collector
     from central_system.settings import Settings
 
     configure_logging()
     try:
-        run_until_signalled(CentralSystem(Settings()).run())
+        settings = Settings()
+        system = CentralSystem(settings)
+        tune_garbage_collector()
+        run_until_signalled(system.run(), loop_factory=event_loop_factory(settings.uvloop))
     except DatabaseOutOfDate as error:
         print(f"evcharge: {error}", file=sys.stderr)
         return 2

@@ -15,6 +15,7 @@ from bridge.settings import BridgeSettings
 from central_system.api.runtime import ApiConfigurationError
 from central_system.app import CentralSystem, DatabaseOutOfDate
 from central_system.cli import configure_logging, run_until_signalled
+from central_system.process import event_loop_factory, tune_garbage_collector
 from central_system.settings import Settings
 
 log = logging.getLogger("evcharge.serve")
@@ -63,7 +64,11 @@ def serve(args: argparse.Namespace) -> int:
     try:
         settings = Settings()
         system = CentralSystem(settings)
-        run_until_signalled(run_with_bridge(system, bridge_for(settings)))
+        bridge = bridge_for(settings)
+        tune_garbage_collector()
+        run_until_signalled(
+            run_with_bridge(system, bridge), loop_factory=event_loop_factory(settings.uvloop)
+        )
     except BaseExceptionGroup as group:
         user_errors, rest = group.split(USER_ERRORS)
         if rest is not None:
