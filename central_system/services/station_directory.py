@@ -104,9 +104,15 @@ class StationDirectory:
         self._seen: dict[int, float] = {}  # change ids read since `_scan_from`
         self._marks: deque[tuple[float, int]] = deque()  # (when, newest id read by then)
         self.loads = 0  # database queries made (for tests and metrics)
+        self.refreshes = 0  # change feed reads
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def following(self) -> bool:
+        """Whether the change feed is read (until then nothing is kept)."""
+        return self._following
 
     def cached(self, station_id: str) -> StationAccess | None:
         """The station's entry if the directory holds one (no database)."""
@@ -214,6 +220,7 @@ class StationDirectory:
         except Exception as error:  # the database is away: entries stay, read again later
             log.warning("reading the station change feed failed: %s", error)
             return
+        self.refreshes += 1
         newest = self._marks[-1][1] if self._marks else self._scan_from
         changed = []
         for change_id, station_id in changes:
