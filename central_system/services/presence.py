@@ -81,6 +81,12 @@ class PresenceWriter:
         self._running = False
         self._stopped = False
         self.batches = 0  # committed batches (for tests and metrics)
+        self.retries = 0  # failed batches
+
+    @property
+    def running(self) -> bool:
+        """Whether the writing task runs (until then a connection is written alone)."""
+        return self._running
 
     async def connected(self, station_id: str, ocpp_version: str) -> datetime:
         """Record a new connection; returns its time once committed."""
@@ -149,6 +155,7 @@ class PresenceWriter:
             await self._store.write([change for change, _ in batch])
         except Exception as error:
             log.warning("writing %d connection changes failed: %s", len(batch), error)
+            self.retries += 1
             retry = [(change, None) for change, future in batch if future is None]
             self._queue.extendleft(reversed(retry))
             for _, future in batch:
