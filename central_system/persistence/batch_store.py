@@ -317,20 +317,25 @@ class SqliteBatchStore:
             self._connection = None
 
     def _write(self, messages: Sequence[MessageWrite]) -> BatchOutcome:
+        # Everything is bound before the write lock is taken (other connections wait for it),
+        # assuming every sample is new; a replayed message's event is taken out afterwards.
+        statement = self._statements.samples
+        samples = [sample_rows(statement, message) for message in messages]
+        expected = [len(rows) for rows in samples]
+        by_statement, events = self._rows.of(messages, expected)
         connection = self._connect()
         cursor = connection.cursor()
         try:
             cursor.execute("BEGIN IMMEDIATE")
-            statement = self._statements.samples
             added = []
-            for message in messages:
-                rows = sample_rows(statement, message)
+            for rows in samples:
                 if rows:
                     cursor.executemany(statement.sql, rows)
                     added.append(max(cursor.rowcount, 0))
                 else:
                     added.append(0)
-            by_statement, events = self._rows.of(messages, added)
+            if any(new == 0 < rows for new, rows in zip(added, expected, strict=True)):
+                by_statement, events = self._rows.of(messages, added)
             for bulk, params in by_statement.items():
                 cursor.executemany(bulk.sql, params)
             cursor.execute("COMMIT")

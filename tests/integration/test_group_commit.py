@@ -60,6 +60,7 @@ from central_system.services.message_writes import (
     StatusRows,
 )
 from central_system.services.ports import TransactionEventRecord
+from tests.helpers import wait_for
 
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 KEY = ConnectorKey(1, 1)
@@ -145,6 +146,21 @@ def meter_write(
         transaction=updated,
         transaction_event=event,
     )
+
+
+async def terminate_backend(engine: AsyncEngine, pid: int) -> None:
+    """End a PostgreSQL connection as an outage does, and wait until it is gone."""
+    async with engine.connect() as connection:
+        await connection.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+
+    async def gone() -> bool:
+        async with engine.connect() as connection:
+            result = await connection.exec_driver_sql(
+                f"SELECT count(*) FROM pg_stat_activity WHERE pid = {pid}"
+            )
+            return result.scalar_one() == 0
+
+    await wait_for(gone, 10, what="the backend to end")
 
 
 async def count(engine: AsyncEngine, table: type, *where: object) -> int:
@@ -300,9 +316,9 @@ async def test_postgres_connection_lost_fails_the_batch_then_reconnects(database
         store = parts.writer._store
         assert isinstance(store, PostgresBatchStore)
         pid = store._driver.get_server_pid()  # the writer's connection
-        async with parts.engine.connect() as connection:
-            await connection.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
-        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
+        await terminate_backend(parts.engine, pid)
+        lost = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError)
+        with pytest.raises(lost):
             await parts.writer.write(meter_write(parts.transaction, 1))
         assert await count(parts.engine, MeterSampleRow) == 3
         assert await parts.writer.write(meter_write(parts.transaction, 1)) == 3

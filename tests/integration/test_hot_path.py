@@ -17,6 +17,7 @@ from central_system.persistence.batch_store import PostgresBatchStore
 from central_system.persistence.models import MeterSampleRow, TransactionEventRow, TransactionRow
 from tests.conftest import RunningCentralSystem, running_central_system, test_settings
 from tests.helpers import OcppClient, connect
+from tests.integration.test_group_commit import terminate_backend
 from tests.integration.test_ocpp201_core import boot, energy, event, ts
 
 
@@ -122,8 +123,7 @@ async def test_a_database_outage_is_an_internal_error_and_the_retry_is_stored(
         store = central_system.system.writer._store
         assert isinstance(store, PostgresBatchStore)
         pid = store._driver.get_server_pid()
-        async with central_system.system.engine.connect() as connection:
-            await connection.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+        await terminate_backend(central_system.system.engine, pid)
         updated = event("Updated", 2, 120, samples=[energy(3_000)])
         with pytest.raises(InternalError):
             await client.call(updated)
