@@ -116,6 +116,7 @@ class CentralSystem:
             session_factory(self.engine),
             self.events,
             outbox=outbox_rows if settings.outbox_enabled else None,
+            reading_sessions=session_factory(self.engine, read_only=True),
         )
         self.writer = GroupCommitWriter(
             batch_store_for(

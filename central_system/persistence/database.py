@@ -1,5 +1,6 @@
 """Engine and sessions. SQLite gets WAL, foreign keys and BEGIN IMMEDIATE (one writer at a time
-without lock-upgrade failures); PostgreSQL is used as is."""
+without lock-upgrade failures; read-only sessions begin deferred and never wait for a writer);
+PostgreSQL is used as is."""
 
 from __future__ import annotations
 
@@ -60,8 +61,20 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")  # a WAL reader never waits for the writer
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+# Execution option of sessions that only read (`session_factory(read_only=True)`).
+READ_ONLY = "evcharge_read_only"
+
+
+def session_factory(
+    engine: AsyncEngine, *, read_only: bool = False
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions; `read_only` ones do not take SQLite's write lock when they begin (they must
+    not write: a deferred transaction that writes after reading may fail to get the lock)."""
+    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    return async_sessionmaker(bind, expire_on_commit=False, autoflush=False)

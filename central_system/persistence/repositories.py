@@ -492,10 +492,13 @@ class SqlUnitOfWork:
         sessions: async_sessionmaker[AsyncSession],
         bus: EventBus,
         outbox: OutboxMapper | None = None,
+        *,
+        read_only: bool = False,
     ) -> None:
         self._sessions = sessions
         self._bus = bus
         self._outbox = outbox
+        self._read_only = read_only
         self._events: list[DomainEvent] = []
 
     async def __aenter__(self) -> Self:
@@ -538,6 +541,8 @@ class SqlUnitOfWork:
 
     async def commit(self) -> None:
         """Commit the state change together with its outbox rows, then tell live listeners."""
+        if self._read_only:
+            raise RuntimeError("a reading unit of work cannot commit")
         events, self._events = self._events, []
         if events and self._outbox is not None:
             self.session.add_all(self._outbox(events))
@@ -554,13 +559,19 @@ class SqlUnitOfWorkFactory:
         sessions: async_sessionmaker[AsyncSession],
         bus: EventBus,
         outbox: OutboxMapper | None = None,
+        *,
+        reading_sessions: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self._sessions = sessions
         self._bus = bus
         self._outbox = outbox
+        self._reading_sessions = reading_sessions or sessions
 
     def __call__(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self._sessions, self._bus, self._outbox)
+
+    def reading(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self._reading_sessions, self._bus, read_only=True)
 
 
 __all__ = ["SqlUnitOfWork", "SqlUnitOfWorkFactory"]

@@ -178,6 +178,10 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
+    def reading(self) -> UnitOfWork:
+        """A unit of work that only reads (it cannot commit); on SQLite it does not wait for
+        the writers."""
+        ...
 
 
 class PasswordHasher(Protocol):

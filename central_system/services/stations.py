@@ -385,7 +385,7 @@ class StationService:
     async def _connector_states(self, station_id: str) -> dict[ConnectorKey, ConnectorState]:
         states = self.connector_states.get(station_id)
         if states is None:
-            async with self._uow() as uow:
+            async with self._uow.reading() as uow:
                 stored = await uow.connectors.list(station_id)
             states = self.connector_states.put(station_id, stored)
         return states

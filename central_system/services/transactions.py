@@ -293,7 +293,7 @@ class TransactionService:
         running = self.running.get(station_id, transaction_id)
         if running is not None and (sequence is None or running.seq_nos is not None):
             return running
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             transaction = await uow.transactions.get(station_id, transaction_id)
             if transaction is None:
                 return None
@@ -309,7 +309,7 @@ class TransactionService:
     ) -> TransactionResult:
         """A TransactionEvent whose seqNo is stored: changes nothing, gets its first answer."""
         assert request.sequence is not None
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             seen = await uow.transactions.get_event(_row_id(transaction), request.sequence.seq_no)
         if seen is None:  # not stored after all (a failed write): start afresh
             self.running.forget(station_id, request.transaction_id)
@@ -455,7 +455,7 @@ class TransactionService:
             await self._writer.write(MessageWrite(samples=rows))
 
     async def get(self, station_id: str, transaction_id: str) -> Transaction | None:
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             return await uow.transactions.get(station_id, transaction_id)
 
     async def _find_existing(

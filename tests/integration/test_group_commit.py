@@ -343,3 +343,33 @@ async def test_postgres_unreachable_fails_every_message(postgres_server_url: str
             await task
         await writer.close()
         await engine.dispose()
+
+
+async def test_a_reading_unit_of_work_does_not_wait_for_the_writer(sqlite_url: str) -> None:
+    """SQLite in WAL mode: a read-only unit of work reads while another connection holds the
+    write lock (an ordinary one would wait for it up to the busy timeout); it cannot commit."""
+    from central_system.persistence.migrate import upgrade
+
+    await upgrade(sqlite_url)
+    engine = create_engine(sqlite_url)
+    try:
+        await _station_and_transaction(engine, "CS-1")
+        factory = SqlUnitOfWorkFactory(
+            session_factory(engine),
+            EventBus(),
+            reading_sessions=session_factory(engine, read_only=True),
+        )
+        blocker = sqlite3.connect(Path(make_url(sqlite_url).database or ""), isolation_level=None)
+        try:
+            blocker.execute("BEGIN IMMEDIATE")
+            blocker.execute("UPDATE charging_transaction SET charging_state = 'Charging'")
+            async with factory.reading() as uow:
+                transaction = await uow.transactions.get("CS-1", "TX-1")
+                assert transaction is not None and transaction.charging_state is None
+                with pytest.raises(RuntimeError):
+                    await uow.commit()
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+    finally:
+        await engine.dispose()
