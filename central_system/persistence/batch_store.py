@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,12 +117,24 @@ class BulkStatement:
             row[position] = processor(row[position])
         return row
 
-    def bind_tuple(self, values: Sequence[Any]) -> list[Any]:
-        """`values` already in `keys` order."""
-        row = list(values)
-        for position, processor in self.processors:
-            row[position] = processor(row[position])
-        return row
+    def bind_rows(self, rows: Iterable[Sequence[Any]]) -> list[list[Any]]:
+        """Rows of values already in `keys` order. A value that is the very object of the row
+        before is converted once (a message's samples share their timestamp, whose conversion
+        costs ~3 us on SQLite)."""
+        bound = []
+        last: dict[int, tuple[Any, Any]] = {}
+        for values in rows:
+            row = list(values)
+            for position, processor in self.processors:
+                value = row[position]
+                previous = last.get(position)
+                if previous is not None and previous[0] is value:
+                    row[position] = previous[1]
+                else:
+                    row[position] = converted = processor(value)
+                    last[position] = (value, converted)
+            bound.append(row)
+        return bound
 
 
 @dataclass(frozen=True)
@@ -262,12 +274,10 @@ def sample_rows(statement: BulkStatement, message: MessageWrite) -> list[list[An
     samples = message.samples
     if samples is None:
         return []
-    return [
-        statement.bind_tuple(
-            sample_values(samples.station_id, samples.key, samples.transaction_row_id, sample)
-        )
-        for sample in samples.samples
-    ]
+    station_id, key, row_id = samples.station_id, samples.key, samples.transaction_row_id
+    return statement.bind_rows(
+        sample_values(station_id, key, row_id, sample) for sample in samples.samples
+    )
 
 
 # --- SQLite ---------------------------------------------------------------------------------
