@@ -459,7 +459,7 @@ class ChargingService:
     # --- views ---------------------------------------------------------------------------------
 
     async def _get(self, session_id: str) -> ChargingSession:
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             session = await uow.charging_sessions.get(session_id)
         if session is None:
             raise NotFound(f"no session {session_id}")
@@ -467,7 +467,7 @@ class ChargingService:
 
     async def _visible(self, principal: Principal, session_id: str) -> ChargingSession:
         """The session if the caller may see it; NotFound otherwise (its existence is not told)."""
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             session = await uow.charging_sessions.get(session_id)
             site = await uow.catalog.get_site(session.station_id) if session else None
         if session is None or not may_view_session(
@@ -481,7 +481,7 @@ class ChargingService:
         return await self.view_of(session)
 
     async def view_of(self, session: ChargingSession) -> SessionView:
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             transaction = None
             soc_at_start = None
             if session.transaction_row_id is not None:
@@ -550,7 +550,7 @@ class ChargingService:
     async def first_soc_of(self, transaction: Transaction) -> Decimal | None:
         if transaction.row_id is None:
             return None
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             return await uow.transaction_queries.first_soc(transaction.row_id)
 
     def live_of(
