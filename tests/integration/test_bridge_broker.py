@@ -199,9 +199,11 @@ async def test_a_long_outage_thins_telemetry_and_keeps_records(
                 # The broker may still be delivering queued telemetry to the partner: wait
                 # until every row that was not thinned has arrived.
                 await wait_for(
-                    lambda: len(set(telemetry) & set(message_ids(partner.messages)))
-                    + bridge.stats.thinned
-                    >= len(telemetry),
+                    lambda: (
+                        len(set(telemetry) & set(message_ids(partner.messages)))
+                        + bridge.stats.thinned
+                        >= len(telemetry)
+                    ),
                     timeout=20,
                     what="every row that was not thinned reaches the partner",
                 )
