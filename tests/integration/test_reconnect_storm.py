@@ -56,6 +56,9 @@ async def test_known_stations_reconnect_without_reading_the_database(database_ur
         ids = [(f"CS-{n:02d}", "1.6" if n % 2 else "2.0.1") for n in range(30)]
         for station_id, _ in ids:
             await running.services.stations.register(station_id)
+        # the change feed has shown the registrations (read later, they would drop the entries)
+        read = system.directory.refreshes
+        await wait_for(lambda: system.directory.refreshes > read + 1, what="registrations read")
         clients = await asyncio.gather(*(connect(running.ocpp_url, i, version=v) for i, v in ids))
         await asyncio.gather(*(boot(c, v) for c, (_, v) in zip(clients, ids, strict=True)))
         loads = system.directory.loads
