@@ -29,7 +29,7 @@ from typing import IO, Protocol
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from central_system.persistence.database import is_sqlite, sqlite_path
+from central_system.persistence.database import is_sqlite, reading_engine, sqlite_path
 from central_system.persistence.models import OutboxRow
 from central_system.persistence.outbox import TELEMETRY
 
@@ -61,6 +61,7 @@ class ThinningResult:
 class OutboxStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._reader = reading_engine(engine)  # polled: reads never take SQLite's write lock
 
     async def fetch(
         self, limit: int, skip: Collection[int] = (), skip_stations: Collection[str] = ()
@@ -80,7 +81,7 @@ class OutboxStore:
         if skip_stations:
             query = query.where(_outbox.c.station_id.not_in(list(skip_stations)))
         query = query.order_by(_outbox.c.id).limit(limit)
-        async with self.engine.connect() as connection:
+        async with self._reader.connect() as connection:
             rows = (await connection.execute(query)).all()
         return [PendingMessage(*row) for row in rows]
 
@@ -94,7 +95,7 @@ class OutboxStore:
         query = select(func.count()).select_from(_outbox)
         if retention is not None:
             query = query.where(_outbox.c.retention == retention)
-        async with self.engine.connect() as connection:
+        async with self._reader.connect() as connection:
             return int((await connection.scalar(query)) or 0)
 
     async def thin(

@@ -71,10 +71,18 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 READ_ONLY = "evcharge_read_only"
 
 
+def reading_engine(engine: AsyncEngine) -> AsyncEngine:
+    """The engine for connections that only read: on SQLite they begin deferred and do not take
+    the write lock (they must not write: a deferred transaction that writes after reading may
+    fail to get the lock). A loop that reads every second through the plain engine holds the
+    lock a few ms each time, and a writer arriving meanwhile sleeps in SQLite's busy handler
+    for up to 100 ms: the group-commit writer's batches, and every station's answer, with it."""
+    return engine.execution_options(**{READ_ONLY: True})
+
+
 def session_factory(
     engine: AsyncEngine, *, read_only: bool = False
 ) -> async_sessionmaker[AsyncSession]:
-    """Sessions; `read_only` ones do not take SQLite's write lock when they begin (they must
-    not write: a deferred transaction that writes after reading may fail to get the lock)."""
-    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    """Sessions; `read_only` ones begin as `reading_engine` connections."""
+    bind = reading_engine(engine) if read_only else engine
     return async_sessionmaker(bind, expire_on_commit=False, autoflush=False)

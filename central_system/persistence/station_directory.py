@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session, UOWTransaction
 
 from central_system.domain.stations import RegistrationStatus, SecurityProfile
+from central_system.persistence.database import reading_engine
 from central_system.persistence.models import StationLogRow, StationRow
 from central_system.services.station_directory import CHANGE_KINDS, StationAccess
 
@@ -35,7 +36,7 @@ class SqlStationDirectoryStore:
     """Implements the StationDirectoryStore port with Core statements on the engine."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+        self._engine = reading_engine(engine)  # read every second: never the write lock
 
     async def load(self, station_ids: Sequence[str]) -> dict[str, StationAccess]:
         found: dict[str, StationAccess] = {}

@@ -47,7 +47,7 @@ class CostService:
         self, transaction: Transaction, at: datetime | None = None
     ) -> PriceBreakdown | None:
         """What the transaction costs so far (or in total once ended); None without a tariff."""
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             tariff = await uow.catalog.current_tariff(
                 transaction.station_id, transaction.started_at
             )
@@ -68,8 +68,11 @@ class CostService:
 
     async def send_updates(self) -> int:
         """One round of CostUpdated (TC_I_01) to every connected station with a running
-        transaction whose cost changed since the last one sent. Returns how many were sent."""
-        async with self._uow() as uow:
+        transaction whose cost changed since the last one sent. Returns how many were sent.
+        Reads only in reading units of work: a round prices every running transaction, and on
+        SQLite each write-locking one would hold up the group-commit writer (every station's
+        answer) for up to 100 ms."""
+        async with self._uow.reading() as uow:
             running = await uow.active_transactions.list()
         keys = {(t.station_id, t.transaction_id) for t in running}
         self._last_sent = {k: v for k, v in self._last_sent.items() if k in keys}
