@@ -17,12 +17,10 @@ from central_system.services.ports import (
     Clock,
     IdGenerator,
     Page,
-    StationCallError,
-    StationCallTimeout,
     StationControl,
-    StationOffline,
     UnitOfWorkFactory,
 )
+from central_system.services.station_reservations import save_reservation, send_reservation
 
 log = logging.getLogger(__name__)
 
@@ -78,32 +76,21 @@ class ReservationService:
                 )
             )
             await uow.commit()
-        try:
-            answer = await self._control.reserve_now(
-                station_id,
-                reservation_id=reservation.id,
-                expires_at=expires_at,
-                id_token=IdToken(reservation.id_token, CHARGING_AUTHORIZATION_TYPE),
-                evse_id=evse_id,
-            )
-        except (StationOffline, StationCallTimeout, StationCallError, ValueError):
-            await self._save(rules.end(reservation, ReservationStatus.FAILED, self._clock.now()))
-            raise
-        reservation = rules.station_answer(reservation, answer.status, self._clock.now())
-        await self._save(reservation)
+        reservation = await send_reservation(
+            self._uow,
+            self._clock,
+            self._control,
+            reservation,
+            IdToken(reservation.id_token, CHARGING_AUTHORIZATION_TYPE),
+        )
         if reservation.status is not ReservationStatus.ACCEPTED:
             raise Conflict(
-                f"the station answered {answer.status}",
+                f"the station answered {reservation.status.value}",
                 problem="reservation-refused",
                 reservation_id=reservation.id,
-                station_status=answer.status,
+                station_status=reservation.status.value,
             )
         return reservation
-
-    async def _save(self, reservation: Reservation) -> None:
-        async with self._uow() as uow:
-            await uow.reservations.save(reservation)
-            await uow.commit()
 
     async def get(self, principal: Principal, reservation_id: int) -> Reservation:
         async with self._uow() as uow:
@@ -130,7 +117,7 @@ class ReservationService:
                 station_status=answer.status,
             )
         reservation = rules.end(reservation, ReservationStatus.CANCELLED, self._clock.now())
-        await self._save(reservation)
+        await save_reservation(self._uow, reservation)
         return reservation
 
     async def list(self, principal: Principal, *, limit: int, offset: int) -> Page[Reservation]:

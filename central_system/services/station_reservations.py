@@ -107,22 +107,15 @@ class StationReservationService:
                 )
             )
             await uow.commit()
-        try:
-            answer = await self._control.reserve_now(
-                station_id,
-                reservation_id=reservation.id,
-                expires_at=expires_at,
-                id_token=IdToken(id_token, record.type if record else None),
-                evse_id=evse_id or None,
-                group_id=record.group_id if record else None,
-                connector_type=connector_type,
-            )
-        except (StationOffline, StationCallTimeout, StationCallError, ValueError):
-            await self._save(rules.end(reservation, ReservationStatus.FAILED, self._clock.now()))
-            raise
-        reservation = rules.station_answer(reservation, answer.status, self._clock.now())
-        await self._save(reservation)
-        return reservation
+        return await send_reservation(
+            self._uow,
+            self._clock,
+            self._control,
+            reservation,
+            IdToken(id_token, record.type if record else None),
+            group_id=record.group_id if record else None,
+            connector_type=connector_type,
+        )
 
     async def cancel(self, station_id: str, reservation_id: int) -> Cancellation:
         """CancelReservation (TC_051, TC_H_17); a Rejected answer (TC_052) leaves the
@@ -138,7 +131,7 @@ class StationReservationService:
         outcome = await self._control.cancel_reservation(station_id, reservation_id)
         if outcome.accepted:
             reservation = rules.end(reservation, ReservationStatus.CANCELLED, self._clock.now())
-            await self._save(reservation)
+            await save_reservation(self._uow, reservation)
         return Cancellation(reservation, outcome)
 
     async def get(self, station_id: str, reservation_id: int) -> Reservation:
@@ -164,10 +157,42 @@ class StationReservationService:
                 await uow.reservations.save(ended)
                 await uow.commit()
 
-    async def _save(self, reservation: Reservation) -> None:
-        async with self._uow() as uow:
-            await uow.reservations.save(reservation)
-            await uow.commit()
+
+async def send_reservation(
+    uow: UnitOfWorkFactory,
+    clock: Clock,
+    control: StationControl,
+    reservation: Reservation,
+    id_token: IdToken,
+    *,
+    group_id: str | None = None,
+    connector_type: str | None = None,
+) -> Reservation:
+    """ReserveNow for a reservation recorded Pending (EVSE 0: any EVSE / the whole station);
+    the station's answer is kept on it. A station that cannot be asked leaves it Failed and
+    the error is raised (StationOffline, StationCallTimeout, StationCallError, ValueError)."""
+    try:
+        answer = await control.reserve_now(
+            reservation.station_id,
+            reservation_id=reservation.id,
+            expires_at=reservation.expires_at,
+            id_token=id_token,
+            evse_id=reservation.evse_id or None,
+            group_id=group_id,
+            connector_type=connector_type,
+        )
+    except (StationOffline, StationCallTimeout, StationCallError, ValueError):
+        await save_reservation(uow, rules.end(reservation, ReservationStatus.FAILED, clock.now()))
+        raise
+    reservation = rules.station_answer(reservation, answer.status, clock.now())
+    await save_reservation(uow, reservation)
+    return reservation
+
+
+async def save_reservation(uow: UnitOfWorkFactory, reservation: Reservation) -> None:
+    async with uow() as unit:
+        await unit.reservations.save(reservation)
+        await unit.commit()
 
 
 async def use_reservation(
