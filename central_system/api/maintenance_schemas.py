@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from central_system.api.schemas import StationId
+from central_system.api.schemas import CommandOut, StationId
 
 
 def _examples(*examples: dict[str, Any]) -> ConfigDict:
@@ -16,13 +16,6 @@ def _examples(*examples: dict[str, Any]) -> ConfigDict:
 
 
 Url = Annotated[str, Field(min_length=8, max_length=512, pattern=r"^[a-zA-Z][a-zA-Z0-9+.-]*://")]
-
-
-class StationAnswer(BaseModel):
-    """A command's result: the station's status and its whole answer as it was sent."""
-
-    status: str | None = Field(description="The status field of the station's answer, if any.")
-    response: dict[str, Any] = Field(description="The station's answer as it was sent.")
 
 
 # --- firmware ------------------------------------------------------------------------------------
@@ -97,7 +90,7 @@ class CampaignOut(BaseModel):
 
 class FirmwareUpdateOut(BaseModel):
     job: FirmwareJobOut
-    station_answer: StationAnswer | None = Field(
+    station_answer: CommandOut | None = Field(
         description="The station's answer to (Signed)UpdateFirmware; null if not sent."
     )
 
@@ -123,7 +116,7 @@ class UnpublishIn(BaseModel):
     checksum: str = Field(min_length=32, max_length=32)
 
 
-class PublishOut(StationAnswer):
+class PublishOut(CommandOut):
     request_id: int
 
 
@@ -167,7 +160,7 @@ class LogRequestOut(BaseModel):
 
 class LogRequestCreated(BaseModel):
     request: LogRequestOut
-    station_answer: StationAnswer
+    station_answer: CommandOut
 
 
 class UploadOut(BaseModel):

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from central_system.domain.accounts import Role
 from central_system.domain.authorization import REGISTRY_STATUSES
+from central_system.services.ports import CommandOutcome
 
 T = TypeVar("T")
 
@@ -457,9 +458,15 @@ class ReceiptOut(BaseModel):
 
 
 class CommandOut(BaseModel):
+    """A command's result: the station's status and its whole answer as it was sent."""
+
     model_config = _examples({"status": "Accepted", "response": {"status": "Accepted"}})
     status: str | None = Field(description="The status field of the station's answer, if any.")
     response: dict[str, Any] = Field(description="The station's answer as it was sent.")
+
+    @classmethod
+    def of(cls, outcome: CommandOutcome) -> CommandOut:
+        return cls(status=outcome.status, response=outcome.payload)
 
 
 class ResetIn(BaseModel):

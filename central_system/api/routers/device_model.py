@@ -295,7 +295,7 @@ async def set_monitoring_base(
     await ctx.catalog.manageable(caller, station_id)
     call = ctx.core.device_model.set_monitoring_base(station_id, body.base)
     outcome = await audited(request, ctx, caller, station_id, "monitoring-base", call)
-    return CommandOut(status=outcome.status, response=outcome.payload)
+    return CommandOut.of(outcome)
 
 
 class MonitoringLevelIn(BaseModel):
@@ -310,7 +310,7 @@ async def set_monitoring_level(
     await ctx.catalog.manageable(caller, station_id)
     call = ctx.core.device_model.set_monitoring_level(station_id, body.severity)
     outcome = await audited(request, ctx, caller, station_id, "monitoring-level", call)
-    return CommandOut(status=outcome.status, response=outcome.payload)
+    return CommandOut.of(outcome)
 
 
 # --- network profiles ------------------------------------------------------------------------
@@ -359,4 +359,4 @@ async def set_network_profile(
     outcome = await audited(
         request, ctx, caller, station_id, "network-profile", call, {"slot": slot}
     )
-    return CommandOut(status=outcome.status, response=outcome.payload)
+    return CommandOut.of(outcome)

@@ -184,7 +184,7 @@ async def update_station(
     job, outcome = await audited(
         request, ctx, caller, station_id, "update-firmware", call, {"location": body.location}
     )
-    answer = m.StationAnswer(status=outcome.status, response=outcome.payload) if outcome else None
+    answer = s.CommandOut.of(outcome) if outcome else None
     return m.FirmwareUpdateOut(job=job_out(job), station_answer=answer)
 
 
@@ -223,17 +223,17 @@ async def publish(
 
 @router.post(
     "/stations/{station_id}/firmware/publication/unpublish",
-    response_model=m.StationAnswer,
+    response_model=s.CommandOut,
     summary="Unpublish firmware from a local controller (2.x UnpublishFirmware)",
     responses=COMMAND_ERRORS,
 )
 async def unpublish(
     request: Request, ctx: Ctx, caller: Operator, station_id: StationPath, body: m.UnpublishIn
-) -> m.StationAnswer:
+) -> s.CommandOut:
     await ctx.catalog.manageable(caller, station_id)
     call = ctx.core.firmware.unpublish(station_id, body.checksum)
     outcome = await audited(request, ctx, caller, station_id, "unpublish-firmware", call)
-    return m.StationAnswer(status=outcome.status, response=outcome.payload)
+    return s.CommandOut.of(outcome)
 
 
 @router.get(

@@ -91,7 +91,7 @@ async def request_log(
     )
     return m.LogRequestCreated(
         request=request_out(created),
-        station_answer=m.StationAnswer(status=outcome.status, response=outcome.payload),
+        station_answer=s.CommandOut.of(outcome),
     )
 
 

@@ -83,7 +83,7 @@ async def remote_stop(
     outcome = await audited(
         request, ctx, caller, station_id, "remote-stop", call, body.model_dump()
     )
-    return CommandOut(status=outcome.status, response=outcome.payload)
+    return CommandOut.of(outcome)
 
 
 @router.post("/transaction-status", response_model=TransactionStatusOut, responses=ERRORS)
@@ -123,4 +123,4 @@ async def data_transfer(
     )
     details = {"vendor_id": body.vendor_id, "message_id": body.message_id}
     outcome = await audited(request, ctx, caller, station_id, "data-transfer", call, details)
-    return CommandOut(status=outcome.status, response=outcome.payload)
+    return CommandOut.of(outcome)

@@ -43,20 +43,20 @@ def event_out(entry: StationLogEntry) -> m.SecurityEventOut:
 
 @router.post(
     "/stations/{station_id}/security/password",
-    response_model=m.StationAnswer,
+    response_model=s.CommandOut,
     summary="Give the station a new random Basic-auth password",
     responses=COMMAND_ERRORS,
 )
 async def rotate_password(
     request: Request, ctx: Ctx, caller: Operator, station_id: StationPath
-) -> m.StationAnswer:
+) -> s.CommandOut:
     """1.6 ChangeConfiguration AuthorizationKey, 2.x SetVariables
     SecurityCtrlr.BasicAuthPassword. The central system keeps the new password only when the
     station accepted it; the password itself is never shown."""
     await ctx.catalog.manageable(caller, station_id)
     call = ctx.core.security.rotate_password(station_id)
     outcome = await audited(request, ctx, caller, station_id, "rotate-password", call)
-    return m.StationAnswer(status=outcome.status, response=outcome.payload)
+    return s.CommandOut.of(outcome)
 
 
 @router.post(
@@ -136,7 +136,7 @@ async def all_events(
 
 @router.post(
     "/stations/{station_id}/certificates",
-    response_model=m.StationAnswer,
+    response_model=s.CommandOut,
     summary="Install a root certificate on the station (InstallCertificate)",
     responses=COMMAND_ERRORS,
 )
@@ -146,19 +146,19 @@ async def install_certificate(
     caller: Operator,
     station_id: StationPath,
     body: m.InstallCertificateIn,
-) -> m.StationAnswer:
+) -> s.CommandOut:
     await ctx.catalog.manageable(caller, station_id)
     use = CertificateUse.parse(body.certificate_type)
     call = ctx.core.security.install_certificate(station_id, use, body.certificate)
     outcome = await audited(
         request, ctx, caller, station_id, "install-certificate", call, {"type": use.value}
     )
-    return m.StationAnswer(status=outcome.status, response=outcome.payload)
+    return s.CommandOut.of(outcome)
 
 
 @router.get(
     "/stations/{station_id}/certificates",
-    response_model=m.StationAnswer,
+    response_model=s.CommandOut,
     summary="The certificates installed on the station (GetInstalledCertificateIds)",
     responses=COMMAND_ERRORS,
 )
@@ -168,7 +168,7 @@ async def installed_certificates(
     caller: Operator,
     station_id: StationPath,
     certificate_type: Annotated[list[str] | None, Query(max_length=5)] = None,
-) -> m.StationAnswer:
+) -> s.CommandOut:
     """`certificate_type` may repeat; none asks for every type (2.x V2GCertificateChain too)."""
     await ctx.catalog.manageable(caller, station_id)
     try:
@@ -177,12 +177,12 @@ async def installed_certificates(
         raise InvalidRequest(f"unknown certificate type: {error}") from None
     call = ctx.core.security.installed_certificates(station_id, uses)
     outcome = await audited(request, ctx, caller, station_id, "installed-certificates", call)
-    return m.StationAnswer(status=outcome.status, response=outcome.payload)
+    return s.CommandOut.of(outcome)
 
 
 @router.post(
     "/stations/{station_id}/certificates/delete",
-    response_model=m.StationAnswer,
+    response_model=s.CommandOut,
     summary="Delete a certificate from the station (DeleteCertificate)",
     responses=COMMAND_ERRORS,
 )
@@ -192,7 +192,7 @@ async def delete_certificate(
     caller: Operator,
     station_id: StationPath,
     body: m.DeleteCertificateIn,
-) -> m.StationAnswer:
+) -> s.CommandOut:
     await ctx.catalog.manageable(caller, station_id)
     if body.hash_data is not None:
         data = body.hash_data
@@ -213,25 +213,25 @@ async def delete_certificate(
         call,
         {"serial_number": hash_data.serial_number},
     )
-    return m.StationAnswer(status=outcome.status, response=outcome.payload)
+    return s.CommandOut.of(outcome)
 
 
 @router.post(
     "/stations/{station_id}/certificates/renew",
-    response_model=m.StationAnswer,
+    response_model=s.CommandOut,
     summary="Ask the station to renew its certificate now",
     responses=COMMAND_ERRORS,
 )
 async def renew_certificate(
     request: Request, ctx: Ctx, caller: Operator, station_id: StationPath, body: m.RenewIn
-) -> m.StationAnswer:
+) -> s.CommandOut:
     """1.6 ExtendedTriggerMessage SignChargePointCertificate; 2.x TriggerMessage
     SignChargingStationCertificate / SignV2GCertificate / SignCombinedCertificate. The station
     then sends SignCertificate and gets the signed certificate with CertificateSigned."""
     await ctx.catalog.manageable(caller, station_id)
     call = ctx.core.security.renew_certificate(station_id, body.certificate_type)
     outcome = await audited(request, ctx, caller, station_id, "renew-certificate", call)
-    return m.StationAnswer(status=outcome.status, response=outcome.payload)
+    return s.CommandOut.of(outcome)
 
 
 @router.get(
