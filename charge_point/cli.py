@@ -156,6 +156,23 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+def _add_car_arguments(parser: argparse.ArgumentParser) -> None:
+    """How often simulated cars arrive and how long they stay (`station --simulate-cars` and
+    `simulate` alike)."""
+    parser.add_argument(
+        "--arrival-rate",
+        type=_positive,
+        default=2.0,
+        help="cars per connector per simulated hour (2)",
+    )
+    parser.add_argument(
+        "--session-minutes",
+        type=_positive,
+        default=30.0,
+        help="mean plug-in time, simulated minutes (30)",
+    )
+
+
 def _add_station(commands: Any) -> None:
     parser = commands.add_parser(
         "station",
@@ -206,18 +223,7 @@ def _add_station(commands: Any) -> None:
     parser.add_argument(
         "--id-token", help="token the simulated drivers show (default: free vend, no token)"
     )
-    parser.add_argument(
-        "--arrival-rate",
-        type=_positive,
-        default=2.0,
-        help="cars per connector per simulated hour (2)",
-    )
-    parser.add_argument(
-        "--session-minutes",
-        type=_positive,
-        default=30.0,
-        help="mean plug-in time, simulated minutes (30)",
-    )
+    _add_car_arguments(parser)
     parser.add_argument(
         "--first-arrival",
         type=float,
@@ -281,18 +287,7 @@ def _add_simulate(commands: Any) -> None:
     parser.add_argument("--stations", type=int, default=10, help="number of stations (10)")
     parser.add_argument("--url", default=DEFAULT_URL, help=f"central system ({DEFAULT_URL})")
     parser.add_argument("--duration", type=_positive, default=60.0, help="seconds to run (60)")
-    parser.add_argument(
-        "--arrival-rate",
-        type=_positive,
-        default=2.0,
-        help="cars per connector per simulated hour (2)",
-    )
-    parser.add_argument(
-        "--session-minutes",
-        type=_positive,
-        default=30.0,
-        help="mean plug-in time, simulated minutes (30)",
-    )
+    _add_car_arguments(parser)
     parser.add_argument(
         "--ocpp-mix",
         default="1.6=0.5,2.0.1=0.5",
