@@ -110,7 +110,8 @@ class PresenceWriter:
         self._wake.set()
 
     async def run(self) -> None:
-        """Write batches until cancelled (a batch being written is finished first)."""
+        """Write batches until cancelled (a batch being written is finished first); then the
+        connections still queued are refused (PresenceStopped) and new ones too."""
         self._running = True
         try:
             while True:
@@ -130,8 +131,12 @@ class PresenceWriter:
                     raise
                 if failed:
                     await asyncio.sleep(self._retry_after)
+        except asyncio.CancelledError:
+            self._stopped = True
+            raise
         finally:
             self._running = False
+            self._refuse_waiting()
 
     async def close(self) -> None:
         """Shutdown: refuse new connections, write the queued changes once."""
@@ -143,9 +148,15 @@ class PresenceWriter:
                     "%d connection changes could not be written at shutdown", len(self._queue) + 1
                 )
                 break
-        while self._queue:
-            _, future = self._queue.popleft()
-            if future is not None and not future.done():
+        self._refuse_waiting()
+
+    def _refuse_waiting(self) -> None:
+        """Fail the connections still waiting to be written (nobody would write them: the
+        server, shutting down, waits for their handlers); disconnections stay for `close()`."""
+        waiting = [future for _, future in self._queue if future is not None]
+        self._queue = deque(entry for entry in self._queue if entry[1] is None)
+        for future in waiting:
+            if not future.done():
                 future.set_exception(PresenceStopped("the central system is shutting down"))
 
     async def _write(self, batch: list[_Queued]) -> bool:

@@ -26,7 +26,7 @@ from central_system.persistence.outbox import outbox_rows
 from central_system.persistence.presence import SqlPresenceStore
 from central_system.persistence.repositories import SqlUnitOfWorkFactory
 from central_system.services.event_bus import EventBus
-from central_system.services.presence import PresenceChange, PresenceWriter
+from central_system.services.presence import PresenceChange, PresenceStopped, PresenceWriter
 from tests.helpers import wait_for
 
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -164,3 +164,19 @@ async def test_outage_fails_connections_and_keeps_disconnections(database_url: s
         await wait_for(lambda: len(parts.events) == 2, what="the disconnection written")
         assert not (await stations(parts.engine))["CS-1"].connected
         assert len(await outbox_topics(parts.engine)) == len(outbox_before) + 1
+
+
+async def test_shutdown_refuses_connections_still_waiting_to_be_written(database_url: str) -> None:
+    """The writing task is cancelled (the central system stops) while a connection waits in
+    its queue: the connection is refused instead of waiting for ever (the websockets server,
+    shutting down, waits for its handler). A disconnection queued alongside is still written
+    by close()."""
+    async with running_writer(database_url, window=60) as parts:
+        parts.writer.disconnected("CS-1", T0)
+        waiting = asyncio.create_task(parts.writer.connected("CS-2", "1.6"))
+        await wait_for(lambda: len(parts.writer._queue) == 2, what="both queued")
+    with pytest.raises(PresenceStopped):
+        await asyncio.wait_for(waiting, 5)
+    assert parts.writer.batches == 1  # close() wrote the disconnection
+    with pytest.raises(PresenceStopped):
+        await parts.writer.connected("CS-3", "1.6")
