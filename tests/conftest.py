@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
 import shutil
 import uuid
@@ -154,9 +155,28 @@ class RunningCentralSystem:
         return self.system.services
 
     async def stop(self) -> None:
+        """Cancel the central system and wait for its shutdown; one that does not finish is a
+        failure that shows where each of its tasks waits (not a test time-out without them)."""
         self.task.cancel()
+        done, _ = await asyncio.wait({self.task}, timeout=STOP_TIMEOUT)
+        if not done:
+            raise AssertionError(
+                f"the central system did not stop within {STOP_TIMEOUT} s:\n{task_stacks()}"
+            )
         with contextlib.suppress(asyncio.CancelledError):
-            await self.task
+            self.task.result()
+
+
+STOP_TIMEOUT = 60.0
+
+
+def task_stacks() -> str:
+    lines = []
+    for task in asyncio.all_tasks():
+        stack = io.StringIO()
+        task.print_stack(file=stack)
+        lines.append(stack.getvalue())
+    return "\n".join(lines)
 
 
 @contextlib.asynccontextmanager
