@@ -7,11 +7,12 @@ so the rows are exactly those the ORM writes, without compiling SQL or building 
 message. They are executed on the driver connection:
 
 * SQLite: one writer connection (WAL, synchronous=FULL, as the engine's) owned by one thread; a
-  batch is one hop to that thread and one fsync. Each message's samples are one `executemany`,
-  whose row count says how many were new.
-* PostgreSQL: one asyncpg connection from the engine's pool; the samples of the whole batch are
+  batch is one hop to that thread and one fsync. Each reading (the samples of one timestamp) is
+  one `INSERT ... ON CONFLICT DO NOTHING` whose row count says whether it is new; a new one's
+  samples are one `executemany` with its row id.
+* PostgreSQL: one asyncpg connection from the engine's pool; the readings of the whole batch are
   one `INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING RETURNING` whose returned rows
-  say which were new, every other table one `executemany`.
+  say which were new, their samples one more such insert, every other table one `executemany`.
 """
 
 from __future__ import annotations
@@ -33,9 +34,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from central_system.domain.events import DomainEvent
 from central_system.persistence.columns import (
+    READING_COLUMNS,
+    READING_IDENTITY,
     SAMPLE_COLUMNS,
     TRANSACTION_COLUMNS,
     connector_values,
+    reading_values,
+    readings,
     sample_values,
     status_history_values,
     transaction_event_values,
@@ -45,6 +50,7 @@ from central_system.persistence.database import configure_sqlite_connection
 from central_system.persistence.models import (
     ConnectorRow,
     ConnectorStatusLogRow,
+    MeterReadingRow,
     MeterSampleRow,
     OutboxRow,
     StationRow,
@@ -58,17 +64,6 @@ from central_system.services.message_writes import MessageWrite
 log = logging.getLogger(__name__)
 
 WRITER_CACHE_KIB = 32 * 1024
-
-# The columns of uq_meter_sample_identity: a sample with these already stored is a replay.
-SAMPLE_IDENTITY = (
-    "station_id",
-    "evse_id",
-    "timestamp",
-    "measurand",
-    "phase",
-    "location",
-    "context",
-)
 
 
 class BatchOutcome(NamedTuple):
@@ -141,6 +136,7 @@ class BulkStatement:
 class Statements:
     """Every bulk statement of a batch, compiled for one dialect."""
 
+    reading: BulkStatement
     samples: BulkStatement
     transaction: BulkStatement
     transaction_event: BulkStatement
@@ -152,6 +148,7 @@ class Statements:
     @classmethod
     def for_dialect(cls, dialect: Dialect) -> Statements:
         dml: Any = postgresql if dialect.name == "postgresql" else sqlite
+        reading: Table = MeterReadingRow.__table__  # type: ignore[attr-defined]
         samples: Table = MeterSampleRow.__table__  # type: ignore[attr-defined]
         transactions: Table = TransactionRow.__table__  # type: ignore[attr-defined]
         events: Table = TransactionEventRow.__table__  # type: ignore[attr-defined]
@@ -170,9 +167,10 @@ class Statements:
             },
         )
         return cls(
-            samples=BulkStatement.compile(
-                dml.insert(samples).inline().on_conflict_do_nothing(), dialect, SAMPLE_COLUMNS
+            reading=BulkStatement.compile(
+                dml.insert(reading).inline().on_conflict_do_nothing(), dialect, READING_COLUMNS
             ),
+            samples=BulkStatement.compile(insert(samples).inline(), dialect, SAMPLE_COLUMNS),
             transaction=BulkStatement.compile(
                 update(transactions).where(transactions.c.id == bindparam("row_id")),
                 dialect,
@@ -270,14 +268,28 @@ def _row_id(row_id: int | None) -> int:
     return row_id
 
 
-def sample_rows(statement: BulkStatement, message: MessageWrite) -> list[list[Any]]:
+class ReadingRows(NamedTuple):
+    """A reading's row and its samples' rows, bound; `reading_id` (position 0 of each sample
+    row) is filled in once the reading is inserted."""
+
+    reading: list[Any]
+    samples: list[list[Any]]
+
+
+def reading_rows(statements: Statements, message: MessageWrite) -> list[ReadingRows]:
     samples = message.samples
     if samples is None:
         return []
     station_id, key, row_id = samples.station_id, samples.key, samples.transaction_row_id
-    return statement.bind_rows(
-        sample_values(station_id, key, row_id, sample) for sample in samples.samples
-    )
+    return [
+        ReadingRows(
+            statements.reading.bind_rows([reading_values(station_id, key, row_id, reading)])[0],
+            statements.samples.bind_rows(
+                sample_values(0, station_id, key, row_id, sample) for sample in reading.samples
+            ),
+        )
+        for reading in readings(samples.samples)
+    ]
 
 
 # --- SQLite ---------------------------------------------------------------------------------
@@ -328,23 +340,28 @@ class SqliteBatchStore:
 
     def _write(self, messages: Sequence[MessageWrite]) -> BatchOutcome:
         # Everything is bound before the write lock is taken (other connections wait for it),
-        # assuming every sample is new; a replayed message's event is taken out afterwards.
-        statement = self._statements.samples
-        samples = [sample_rows(statement, message) for message in messages]
-        expected = [len(rows) for rows in samples]
+        # assuming every reading is new; a replayed message's event is taken out afterwards.
+        statements = self._statements
+        per_message = [reading_rows(statements, message) for message in messages]
+        expected = [sum(len(r.samples) for r in rows) for rows in per_message]
         by_statement, events = self._rows.of(messages, expected)
         connection = self._connect()
         cursor = connection.cursor()
         try:
             cursor.execute("BEGIN IMMEDIATE")
             added = []
-            for rows in samples:
-                if rows:
-                    cursor.executemany(statement.sql, rows)
-                    added.append(max(cursor.rowcount, 0))
-                else:
-                    added.append(0)
-            if any(new == 0 < rows for new, rows in zip(added, expected, strict=True)):
+            for rows in per_message:
+                new = 0
+                for reading in rows:
+                    cursor.execute(statements.reading.sql, reading.reading)
+                    if cursor.rowcount > 0:
+                        reading_id = cursor.lastrowid
+                        for sample in reading.samples:
+                            sample[0] = reading_id
+                        cursor.executemany(statements.samples.sql, reading.samples)
+                        new += len(reading.samples)
+                added.append(new)
+            if added != expected:
                 by_statement, events = self._rows.of(messages, added)
             for bulk, params in by_statement.items():
                 cursor.executemany(bulk.sql, params)
@@ -366,17 +383,26 @@ class SqliteBatchStore:
 
 
 def _unnest_insert(
-    dialect: Dialect, table: Table, columns: Sequence[str], returning: Sequence[str]
+    dialect: Dialect, table: Table, columns: Sequence[str], returning: Sequence[str] = ()
 ) -> str:
-    """INSERT of many rows as one statement: one array parameter per column."""
+    """INSERT of many rows as one statement: one array parameter per column. With `returning`,
+    a row already stored is skipped and the new rows' `returning` columns are returned."""
     arrays = ", ".join(
         f"${i}::{table.c[name].type.compile(dialect=dialect)}[]"
         for i, name in enumerate(columns, start=1)
     )
-    return (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
-        f"ON CONFLICT DO NOTHING RETURNING {', '.join(returning)}"
-    )
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+    if returning:
+        sql += f" ON CONFLICT DO NOTHING RETURNING {', '.join(returning)}"
+    return sql
+
+
+def _columns(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:
+    columns: list[list[Any]] = [[] for _ in range(width)]
+    for row in rows:
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    return columns
 
 
 class PostgresBatchStore:
@@ -387,9 +413,13 @@ class PostgresBatchStore:
         dialect = engine.dialect
         self._statements = Statements.for_dialect(dialect)
         self._rows = Rows(self._statements, outbox)
+        reading: Table = MeterReadingRow.__table__  # type: ignore[attr-defined]
         samples: Table = MeterSampleRow.__table__  # type: ignore[attr-defined]
-        self._insert_samples = _unnest_insert(dialect, samples, SAMPLE_COLUMNS, SAMPLE_IDENTITY)
-        self._identity = tuple(SAMPLE_COLUMNS.index(name) for name in SAMPLE_IDENTITY)
+        self._insert_readings = _unnest_insert(
+            dialect, reading, READING_COLUMNS, ("id", *READING_IDENTITY)
+        )
+        self._insert_samples = _unnest_insert(dialect, samples, SAMPLE_COLUMNS)
+        self._identity = tuple(READING_COLUMNS.index(name) for name in READING_IDENTITY)
         self._connection: AsyncConnection | None = None
         self._driver: Any = None
 
@@ -442,23 +472,31 @@ class PostgresBatchStore:
                 await connection.close()
 
     async def _samples(self, driver: Any, messages: Sequence[MessageWrite]) -> list[int]:
-        """Insert every message's samples at once; count per message the ones that were new."""
-        statement = self._statements.samples
-        columns: list[list[Any]] = [[] for _ in SAMPLE_COLUMNS]
-        owner: dict[tuple[Any, ...], int] = {}
+        """Insert every message's readings at once, then the samples of those that were new;
+        count per message the samples that were new."""
+        statements = self._statements
         identity = self._identity
+        owner: dict[tuple[Any, ...], tuple[int, ReadingRows]] = {}
         for index, message in enumerate(messages):
-            for row in sample_rows(statement, message):
-                for column, value in zip(columns, row, strict=True):
-                    column.append(value)
-                owner.setdefault(tuple(row[i] for i in identity), index)
+            for reading in reading_rows(statements, message):
+                key = tuple(reading.reading[i] for i in identity)
+                owner.setdefault(key, (index, reading))  # a replay within the batch: the first
         added = [0] * len(messages)
         if not owner:
             return added
-        for record in await driver.fetch(self._insert_samples, *columns):
-            index_of = owner.get(tuple(record))
-            if index_of is not None:
-                added[index_of] += 1
+        new_samples: list[list[Any]] = []
+        rows = _columns((rows.reading for _, rows in owner.values()), len(READING_COLUMNS))
+        for record in await driver.fetch(self._insert_readings, *rows):
+            found = owner.get(tuple(record)[1:])
+            if found is None:
+                raise RuntimeError(f"an inserted reading matches none of the batch: {record}")
+            index, reading = found
+            for sample in reading.samples:
+                sample[0] = record[0]
+            new_samples.extend(reading.samples)
+            added[index] += len(reading.samples)
+        if new_samples:
+            await driver.execute(self._insert_samples, *_columns(new_samples, len(SAMPLE_COLUMNS)))
         return added
 
 

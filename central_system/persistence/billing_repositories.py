@@ -36,6 +36,7 @@ from central_system.persistence.billing_models import (
 )
 from central_system.persistence.models import (
     IdTokenRow,
+    MeterReadingRow,
     MeterSampleRow,
     StationLogRow,
     TransactionRow,
@@ -798,12 +799,13 @@ class SqlTransactionQueries:
     async def first_soc(self, row_id: int) -> Decimal | None:
         value = await self._session.scalar(
             select(col(MeterSampleRow.value))
+            .join(MeterReadingRow, col(MeterReadingRow.id) == col(MeterSampleRow.reading_id))
             .where(
-                col(MeterSampleRow.transaction_row_id) == row_id,
+                col(MeterReadingRow.transaction_row_id) == row_id,
                 col(MeterSampleRow.measurand) == SOC,
                 col(MeterSampleRow.phase) == "",
             )
-            .order_by(col(MeterSampleRow.timestamp), col(MeterSampleRow.id))
+            .order_by(col(MeterReadingRow.timestamp), col(MeterSampleRow.id))
             .limit(1)
         )
         return Decimal(value) if value is not None else None

@@ -3,16 +3,29 @@ writer's bulk statements, so both store the same rows."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from hashlib import blake2b
+from typing import Any, NamedTuple
 
 from central_system.domain.connectors import ConnectorKey, ConnectorState, StatusReport
 from central_system.domain.metering import MeterSample
 from central_system.domain.transactions import Transaction
 from central_system.services.ports import TransactionEventRecord
 
-# meter_sample, in this order (the bulk insert binds tuples).
+# meter_reading and meter_sample, in this order (the bulk inserts bind tuples).
+READING_COLUMNS = (
+    "station_id",
+    "evse_id",
+    "connector_id",
+    "transaction_row_id",
+    "timestamp",
+    "identity",
+)
+# The columns of uq_meter_reading_identity: a reading with these already stored is a replay.
+READING_IDENTITY = ("station_id", "evse_id", "timestamp", "identity")
 SAMPLE_COLUMNS = (
+    "reading_id",
     "station_id",
     "evse_id",
     "connector_id",
@@ -28,11 +41,69 @@ SAMPLE_COLUMNS = (
 )
 
 
+class Reading(NamedTuple):
+    """The samples of one timestamp, and the digest that recognises them again."""
+
+    timestamp: datetime
+    identity: int
+    samples: list[MeterSample]
+
+
+def readings(samples: Sequence[MeterSample]) -> list[Reading]:
+    """A message's samples grouped by timestamp (in order of first appearance).
+
+    `identity` is a stable signed 64-bit digest (BLAKE2b) of the sorted (measurand, phase,
+    location, context) of the group: the same reading sent again has the same identity whatever
+    the order of its sampled values; one with another set of values at the same time does not.
+    """
+    groups: dict[datetime, list[MeterSample]] = {}
+    for sample in samples:
+        group = groups.get(sample.timestamp)
+        if group is None:
+            groups[sample.timestamp] = [sample]
+        else:
+            group.append(sample)
+    return [
+        Reading(timestamp, reading_identity(group), group) for timestamp, group in groups.items()
+    ]
+
+
+def reading_identity(samples: Iterable[MeterSample]) -> int:
+    return identity_of((s.measurand, s.phase, s.location, s.context) for s in samples)
+
+
+def identity_of(sample_keys: Iterable[tuple[str, str, str, str]]) -> int:
+    """The digest of (measurand, phase, location, context) keys. Stored: never change it
+    (migration 0005 computed it for the samples stored before)."""
+    text = "\x1e".join(sorted("\x1f".join(key) for key in sample_keys))
+    digest = blake2b(text.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def reading_values(
+    station_id: str, key: ConnectorKey, transaction_row_id: int | None, reading: Reading
+) -> tuple[Any, ...]:
+    """A meter_reading row in READING_COLUMNS order."""
+    return (
+        station_id,
+        key.evse_id,
+        key.connector_id,
+        transaction_row_id,
+        reading.timestamp,
+        reading.identity,
+    )
+
+
 def sample_values(
-    station_id: str, key: ConnectorKey, transaction_row_id: int | None, sample: MeterSample
+    reading_id: int,
+    station_id: str,
+    key: ConnectorKey,
+    transaction_row_id: int | None,
+    sample: MeterSample,
 ) -> tuple[Any, ...]:
     """A meter_sample row in SAMPLE_COLUMNS order."""
     return (
+        reading_id,
         station_id,
         key.evse_id,
         key.connector_id,

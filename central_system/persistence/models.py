@@ -7,7 +7,17 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Numeric, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from central_system.persistence.types import UTCDateTime
@@ -153,27 +163,52 @@ class TransactionEventRow(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
-class MeterSampleRow(SQLModel, table=True):
-    """One sampled value in base units (Wh, W, A, V, Percent ...)."""
+class MeterReadingRow(SQLModel, table=True):
+    """The sampled values a message carries for one timestamp of one EVSE (an OCPP MeterValue).
 
-    __tablename__ = "meter_sample"
+    A reading is stored once: (station, EVSE, timestamp, identity) recognises a replay, where
+    `identity` is a digest of its samples' (measurand, phase, location, context). One index
+    entry per message instead of one per sampled value is most of what a stored MeterValues
+    costs (bench/README.md)."""
+
+    __tablename__ = "meter_reading"
     __table_args__ = (
         UniqueConstraint(
-            "station_id",
-            "evse_id",
-            "timestamp",
-            "measurand",
-            "phase",
-            "location",
-            "context",
-            name="uq_meter_sample_identity",
+            "station_id", "evse_id", "timestamp", "identity", name="uq_meter_reading_identity"
         ),
-        Index("ix_meter_sample_transaction", "transaction_row_id", "timestamp"),
+        Index("ix_meter_reading_transaction", "transaction_row_id", "timestamp"),
     )
 
     id: int | None = Field(
         default=None,
         sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    )
+    station_id: str = Field(max_length=48)
+    evse_id: int
+    connector_id: int
+    transaction_row_id: int | None = Field(default=None, foreign_key="charging_transaction.id")
+    timestamp: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    identity: int = Field(sa_type=BigInteger)
+
+
+class MeterSampleRow(SQLModel, table=True):
+    """One sampled value in base units (Wh, W, A, V, Percent ...) of a reading. The reading's
+    station, EVSE, connector, transaction and timestamp are repeated so that a sample reads on
+    its own; the indexes are the reading's."""
+
+    __tablename__ = "meter_sample"
+    __table_args__ = (Index("ix_meter_sample_reading", "reading_id"),)
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    )
+    reading_id: int = Field(
+        sa_column=Column(
+            BigInteger().with_variant(Integer, "sqlite"),
+            ForeignKey("meter_reading.id"),
+            nullable=False,
+        )
     )
     station_id: str = Field(max_length=48)
     evse_id: int
@@ -208,6 +243,7 @@ __all__ = [
     "ConnectorRow",
     "ConnectorStatusLogRow",
     "IdTokenRow",
+    "MeterReadingRow",
     "MeterSampleRow",
     "OutboxRow",
     "SQLModel",

@@ -41,7 +41,14 @@ from central_system.persistence.billing_repositories import (
     SqlTokenRegistryRepository,
     SqlTransactionQueries,
 )
-from central_system.persistence.columns import SAMPLE_COLUMNS, sample_values, transaction_values
+from central_system.persistence.columns import (
+    READING_COLUMNS,
+    SAMPLE_COLUMNS,
+    reading_values,
+    readings,
+    sample_values,
+    transaction_values,
+)
 from central_system.persistence.device_model_repository import SqlDeviceModelRepository
 from central_system.persistence.local_list_repository import SqlLocalListRepository
 from central_system.persistence.maintenance_repositories import (
@@ -53,6 +60,7 @@ from central_system.persistence.models import (
     ConnectorRow,
     ConnectorStatusLogRow,
     IdTokenRow,
+    MeterReadingRow,
     MeterSampleRow,
     StationLogRow,
     StationRow,
@@ -69,7 +77,7 @@ from central_system.persistence.smart_charging_repositories import (
 from central_system.services.event_bus import EventBus
 from central_system.services.ports import TransactionEventRecord
 
-# SQLite allows 32766 bound parameters per statement; a sample row has 12.
+# SQLite allows 32766 bound parameters per statement; a sample row has 13.
 _SAMPLE_ROWS_PER_INSERT = 1000
 
 
@@ -407,33 +415,35 @@ class SqlMeterValueRepository:
         transaction_row_id: int | None,
         samples: Sequence[MeterSample],
     ) -> int:
-        rows = [
-            dict(
-                zip(
-                    SAMPLE_COLUMNS,
-                    sample_values(station_id, key, transaction_row_id, s),
-                    strict=True,
-                )
-            )
-            for s in samples
-        ]
         dialect = self._session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         added = 0
-        for start in range(0, len(rows), _SAMPLE_ROWS_PER_INSERT):
-            chunk = rows[start : start + _SAMPLE_ROWS_PER_INSERT]
-            statement = insert(MeterSampleRow).values(chunk).on_conflict_do_nothing()
-            result: Any = await self._session.execute(statement)
-            added += max(result.rowcount, 0)
+        for reading in readings(samples):
+            values = reading_values(station_id, key, transaction_row_id, reading)
+            reading_id = await self._session.scalar(
+                insert(MeterReadingRow)
+                .values(dict(zip(READING_COLUMNS, values, strict=True)))
+                .on_conflict_do_nothing()
+                .returning(col(MeterReadingRow.id))
+            )
+            if reading_id is None:
+                continue  # a replay
+            rows = [
+                dict(
+                    zip(
+                        SAMPLE_COLUMNS,
+                        sample_values(reading_id, station_id, key, transaction_row_id, s),
+                        strict=True,
+                    )
+                )
+                for s in reading.samples
+            ]
+            for start in range(0, len(rows), _SAMPLE_ROWS_PER_INSERT):
+                await self._session.execute(
+                    insert(MeterSampleRow).values(rows[start : start + _SAMPLE_ROWS_PER_INSERT])
+                )
+            added += len(rows)
         return added
-
-    async def for_transaction(self, transaction_row_id: int) -> list[MeterSampleRow]:
-        rows = await self._session.scalars(
-            select(MeterSampleRow)
-            .where(col(MeterSampleRow.transaction_row_id) == transaction_row_id)
-            .order_by(col(MeterSampleRow.timestamp), col(MeterSampleRow.id))
-        )
-        return list(rows)
 
 
 class SqlStationLogRepository:

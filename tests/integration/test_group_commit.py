@@ -16,9 +16,10 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Column, Integer, MetaData, Numeric, String, Table, func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import col
 
 from central_system.domain.connectors import (
     ConnectorKey,
@@ -44,6 +45,7 @@ from central_system.persistence.group_commit import GroupCommitWriter
 from central_system.persistence.models import (
     ConnectorRow,
     ConnectorStatusLogRow,
+    MeterReadingRow,
     MeterSampleRow,
     OutboxRow,
     StationRow,
@@ -52,6 +54,7 @@ from central_system.persistence.models import (
 )
 from central_system.persistence.outbox import outbox_values
 from central_system.persistence.repositories import SqlUnitOfWorkFactory
+from central_system.persistence.types import UTCDateTime
 from central_system.services.event_bus import EventBus
 from central_system.services.message_writes import (
     MessageWrite,
@@ -60,6 +63,7 @@ from central_system.services.message_writes import (
     StatusRows,
 )
 from central_system.services.ports import TransactionEventRecord
+from tests.conftest import fresh_postgres_database
 from tests.helpers import wait_for
 
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -373,3 +377,79 @@ async def test_a_reading_unit_of_work_does_not_wait_for_the_writer(sqlite_url: s
             blocker.close()
     finally:
         await engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def unmigrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database without a schema: a SQLite file, then PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'evcharge.db'}"
+        return
+    async with fresh_postgres_database(request.getfixturevalue("postgres_server_url")) as url:
+        yield url
+
+
+async def test_samples_stored_before_readings_existed_still_recognise_a_replay(
+    unmigrated_url: str,
+) -> None:
+    """Migration 0005 groups the samples stored one row each (schema 0004) into readings with
+    the identity the writer computes: a station that replays such a message after the upgrade
+    stores nothing twice; a new message is stored."""
+    from central_system.persistence.migrate import upgrade
+
+    await upgrade(unmigrated_url, "0004")
+    old_samples = Table(  # meter_sample as schema 0004 had it
+        "meter_sample",
+        MetaData(),
+        *(
+            Column(name, type_)
+            for name, type_ in (
+                ("station_id", String),
+                ("evse_id", Integer),
+                ("connector_id", Integer),
+                ("timestamp", UTCDateTime),
+                ("measurand", String),
+                ("phase", String),
+                ("location", String),
+                ("context", String),
+                ("unit", String),
+                ("value", Numeric(20, 6)),
+            )
+        ),
+    )
+    engine = create_engine(unmigrated_url)
+    try:
+        async with engine.begin() as connection:
+            for minute in (1, 2):
+                at = T0 + timedelta(minutes=minute)
+                await connection.execute(
+                    insert(old_samples),
+                    [
+                        {
+                            "station_id": "CS-1",
+                            "evse_id": KEY.evse_id,
+                            "connector_id": KEY.connector_id,
+                            "timestamp": s.timestamp,
+                            "measurand": s.measurand,
+                            "phase": s.phase,
+                            "location": s.location,
+                            "context": s.context,
+                            "unit": s.unit,
+                            "value": s.value,
+                        }
+                        for s in reversed(samples_at(at, 1000 + minute))  # any order
+                    ],
+                )
+    finally:
+        await engine.dispose()
+    await upgrade(unmigrated_url)
+
+    async with running_writer(unmigrated_url) as parts:
+        assert await count(parts.engine, MeterReadingRow) == 2
+        assert (
+            await count(parts.engine, MeterSampleRow, col(MeterSampleRow.reading_id).is_(None)) == 0
+        )
+        assert await parts.writer.write(meter_write(parts.transaction, 2)) == 0  # a replay
+        assert await parts.writer.write(meter_write(parts.transaction, 3)) == 3
+        assert await count(parts.engine, MeterSampleRow) == 9
+        assert await count(parts.engine, MeterReadingRow) == 3
