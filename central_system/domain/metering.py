@@ -1,8 +1,8 @@
 """Meter values: one normalised form for the 1.6 and 2.0.1 sampled values (J01, J02).
 
 Units are normalised to the base unit (kWh -> Wh, kW -> W, kvarh -> varh, ...), the 2.0.1
-multiplier is applied, and absent phase/location/context are stored as "" so that a replayed sample
-is recognised as the same row. Energy registers are integers in Wh.
+multiplier is applied, and absent phase/location/context are stored as "" so that a replayed
+reading is recognised as the same one. Energy registers are integers in Wh.
 """
 
 from __future__ import annotations
@@ -151,8 +151,8 @@ def normalise(meter_values: Iterable[RawMeterValue]) -> list[MeterSample]:
     """Normalise all sampled values of one message; raises InvalidSample on the first bad one.
 
     A 1.6 SignedData sample that repeats a plain sample of the same reading (time, measurand,
-    phase, location, context) is kept on that sample as its signed data: stored apart, one of
-    the two would be taken for a replay of the other and dropped."""
+    phase, location, context) is kept on that sample as its signed data: stored apart, the
+    reading would carry the same value twice, once without its number."""
     samples = [normalise_sample(mv.timestamp, raw) for mv in meter_values for raw in mv.samples]
     plain = {_identity(s): i for i, s in enumerate(samples) if s.value is not None}
     merged: list[MeterSample | None] = list(samples)
