@@ -37,14 +37,14 @@ from central_system.persistence.columns import (
     READING_COLUMNS,
     READING_IDENTITY,
     SAMPLE_COLUMNS,
-    TRANSACTION_COLUMNS,
+    UPDATE_COLUMNS,
     connector_values,
     reading_values,
     readings,
     sample_values,
     status_history_values,
     transaction_event_values,
-    transaction_values,
+    update_values,
 )
 from central_system.persistence.database import configure_sqlite_connection
 from central_system.persistence.models import (
@@ -174,7 +174,7 @@ class Statements:
             transaction=BulkStatement.compile(
                 update(transactions).where(transactions.c.id == bindparam("row_id")),
                 dialect,
-                TRANSACTION_COLUMNS,
+                UPDATE_COLUMNS,
             ),
             transaction_event=BulkStatement.compile(
                 insert(events).inline(),
@@ -232,7 +232,7 @@ class Rows:
                             transaction_event_values(row_id, message.transaction_event, now)
                         )
                     )
-                values = transaction_values(transaction)
+                values = dict(zip(UPDATE_COLUMNS, update_values(transaction), strict=True))
                 values["row_id"] = row_id
                 transactions[row_id] = sql.transaction.bind(values)
             if message.seen is not None:

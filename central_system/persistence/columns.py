@@ -119,26 +119,17 @@ def sample_values(
     )
 
 
-# charging_transaction: the columns a transaction's messages change (all but the ids, the
-# station, the start key and the start time).
-TRANSACTION_COLUMNS = (
+# charging_transaction: the columns an update of a running transaction (MeterValues, a 2.0.1
+# TransactionEvent Updated) can change, which the group-commit writer saves. Never the tokens,
+# the reservation or the stop: an update committed after the stop (through another connection)
+# cannot undo it, and the UPDATE leaves the indexes on them alone.
+UPDATE_COLUMNS = (
     "evse_id",
     "connector_id",
-    "id_token",
-    "id_token_type",
-    "start_authorization",
-    "group_id",
     "meter_start_wh",
-    "reservation_id",
     "remote_start_id",
     "offline",
     "charging_state",
-    "stopped_at",
-    "meter_stop_wh",
-    "stop_reason",
-    "stop_id_token",
-    "stop_id_token_type",
-    "stop_authorization",
     "last_seq_no",
     "live_soc_percent",
     "live_power_w",
@@ -147,8 +138,27 @@ TRANSACTION_COLUMNS = (
 )
 
 
+def update_values(transaction: Transaction) -> tuple[Any, ...]:
+    """UPDATE_COLUMNS of a transaction, in that order."""
+    live = transaction.live
+    return (
+        transaction.key.evse_id,
+        transaction.key.connector_id,
+        transaction.meter_start_wh,
+        transaction.remote_start_id,
+        transaction.offline,
+        transaction.charging_state,
+        transaction.last_seq_no,
+        live.soc_percent,
+        live.power_w,
+        live.energy_register_wh,
+        live.sampled_at,
+    )
+
+
 def transaction_values(transaction: Transaction) -> dict[str, Any]:
-    """TRANSACTION_COLUMNS of a transaction."""
+    """The columns of a transaction that its messages change (all but the ids, the station, the
+    start key and the start time)."""
     live = transaction.live
     return {
         "evse_id": transaction.key.evse_id,

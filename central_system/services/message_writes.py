@@ -55,7 +55,8 @@ class StationSeen:
 class MessageWrite:
     """What one message changes; every part is optional.
 
-    `transaction` is saved by its row id (the columns a message can change); `transaction_event`
+    `transaction` is saved by its row id: the columns an update of a running transaction can
+    change (its EVSE, charging state, seqNo, start register and live values); `transaction_event`
     is the 2.0.1 TransactionEvent of that transaction, and one whose seqNo is already stored
     fails the write (the database's unique constraint guards against replays the caller did not
     recognise). `events` are recorded after the samples' event, in order.

@@ -453,3 +453,30 @@ async def test_samples_stored_before_readings_existed_still_recognise_a_replay(
         assert await parts.writer.write(meter_write(parts.transaction, 3)) == 3
         assert await count(parts.engine, MeterSampleRow) == 9
         assert await count(parts.engine, MeterReadingRow) == 3
+
+
+async def test_an_update_written_after_the_stop_does_not_undo_it(database_url: str) -> None:
+    """A MeterValues folded into the running transaction before its StopTransaction was
+    stored, committed after it: the writer saves only what an update changes (live values,
+    seqNo ...), so the transaction stays stopped with its stop register."""
+    async with running_writer(database_url) as parts:
+        stopped = replace(
+            parts.transaction,
+            stopped_at=T0 + timedelta(minutes=30),
+            meter_stop_wh=1_500,
+            stop_reason="Local",
+        )
+        uow_factory = SqlUnitOfWorkFactory(session_factory(parts.engine), EventBus())
+        async with uow_factory() as uow:
+            await uow.transactions.save(stopped)
+            await uow.commit()
+        assert await parts.writer.write(meter_write(parts.transaction, 29)) == 3
+        async with uow_factory.reading() as uow:
+            stored = await uow.transactions.get("CS-1", "TX-1")
+        assert stored is not None
+        assert (stored.stopped_at, stored.meter_stop_wh, stored.stop_reason) == (
+            T0 + timedelta(minutes=30),
+            1_500,
+            "Local",
+        )
+        assert stored.live.energy_register_wh == 1_029  # the update's live values are saved
