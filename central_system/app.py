@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +25,7 @@ from central_system.persistence.group_commit import GroupCommitWriter
 from central_system.persistence.migrate import current_revision, head_revision, upgrade
 from central_system.persistence.outbox import outbox_rows, outbox_values
 from central_system.persistence.passwords import Argon2PasswordHasher
-from central_system.persistence.presence import SqlPresenceStore
+from central_system.persistence.presence import SqlNodeStore, SqlPresenceStore
 from central_system.persistence.repositories import SqlUnitOfWorkFactory
 from central_system.persistence.station_directory import (
     RegistryCommitWatcher,
@@ -46,7 +47,7 @@ from central_system.services.firmware import FirmwareService
 from central_system.services.load_management import LoadManagementService
 from central_system.services.local_lists import LocalListService
 from central_system.services.log_uploads import LogUploadService
-from central_system.services.presence import PresenceWriter
+from central_system.services.presence import NodeLiveness, PresenceWriter
 from central_system.services.remote_control import RemoteControlService
 from central_system.services.security import SecurityService
 from central_system.services.smart_charging import SmartChargingService
@@ -131,8 +132,17 @@ class CentralSystem:
         clock = SystemClock()
         self.directory = StationDirectory(SqlStationDirectoryStore(self.engine))
         self.registry_changes = RegistryCommitWatcher(self.engine, self.directory.forget)
-        self.presence = PresenceWriter(SqlPresenceStore(self.uow), clock)
+        node_id = str(uuid.uuid4())
+        self.presence = PresenceWriter(SqlPresenceStore(self.uow, node_id), clock)
         self.registry = ConnectionRegistry()
+        self.nodes = NodeLiveness(
+            SqlNodeStore(self.uow),
+            clock,
+            node_id,
+            self.registry.recorded_connections,
+            interval=settings.node_heartbeat_interval,
+            timeout=settings.node_timeout,
+        )
         self.commands = StationCommands(self.registry)
         maintenance = MaintenanceCommands(self.registry, self.commands)
         secrets = SystemSecrets()
@@ -296,6 +306,8 @@ class CentralSystem:
     async def run(self, started: asyncio.Event | None = None) -> None:
         """Serve until cancelled; `started` is set once every listener accepts connections."""
         await prepare_database(self.settings.database_url)
+        await self.nodes.check()  # alive before the first station connects
+        log.info("central-system node %s", self.nodes.node_id)
         self.registry_changes.start()
         try:
             async with contextlib.AsyncExitStack() as stack:
@@ -312,6 +324,7 @@ class CentralSystem:
                     "group-commit": self.writer.run,
                     "station-directory": self.directory.run,
                     "connection-state": self.presence.run,
+                    "node-liveness": self.nodes.run,
                     "certificate-renewal": self._renew_certificates,
                     "local-lists": self.services.local_lists.run,
                     "firmware": self._firmware_campaigns,
@@ -328,6 +341,8 @@ class CentralSystem:
         finally:
             await self.registry.close_all()
             await self.presence.close()
+            with contextlib.suppress(Exception):  # the others take over after node_timeout
+                await self.nodes.leave()
             await self.writer.close()
             self.registry_changes.stop()
             await self.engine.dispose()

@@ -119,6 +119,17 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="Seconds between sends of due firmware-campaign jobs."
     )
     heartbeat_interval: int = Field(default=300, ge=1)
+    node_heartbeat_interval: float = Field(
+        default=15.0,
+        gt=0,
+        description="Seconds between the records that this central-system process is alive.",
+    )
+    node_timeout: float = Field(
+        default=60.0,
+        gt=0,
+        description="A central-system process not seen for this long has died: the stations "
+        "it had connected are marked disconnected.",
+    )
     boot_retry_interval: int = Field(
         default=60, ge=1, description="Interval returned with a Pending or Rejected boot."
     )
@@ -205,6 +216,15 @@ class Settings(BaseSettings):
             self.ocpp_tls_cert is None or self.ocpp_tls_key is None
         ):
             raise ValueError("EVCHARGE_OCPP_TLS_PORT needs EVCHARGE_OCPP_TLS_CERT and _KEY")
+        return self
+
+    @model_validator(mode="after")
+    def _node_timeout_outlasts_heartbeats(self) -> Settings:
+        if self.node_timeout < 2 * self.node_heartbeat_interval:
+            raise ValueError(
+                "EVCHARGE_NODE_TIMEOUT must be at least twice EVCHARGE_NODE_HEARTBEAT_INTERVAL "
+                "(a live process would be taken for dead)"
+            )
         return self
 
     @field_validator("ocpp_ping_interval", "ocpp_ping_timeout")

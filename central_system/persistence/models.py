@@ -52,6 +52,8 @@ class StationRow(SQLModel, table=True):
     last_heartbeat_at: datetime | None = _utc()
     ocpp_version: str | None = Field(default=None, max_length=8)
     connected: bool = Field(default=False)
+    # The central-system process (csms_node) the station is connected to.
+    connected_node: str | None = Field(default=None, max_length=36)
     last_connected_at: datetime | None = _utc()
     last_disconnected_at: datetime | None = _utc()
     firmware_status: str | None = Field(default=None, max_length=40)
@@ -224,6 +226,18 @@ class MeterSampleRow(SQLModel, table=True):
     signed_data: str | None = Field(default=None, sa_type=Text)
 
 
+class NodeRow(SQLModel, table=True):
+    """A running central-system process. It writes `seen_at` every EVCHARGE_NODE_HEARTBEAT_
+    INTERVAL; one not seen for EVCHARGE_NODE_TIMEOUT has died (killed, its machine gone) and any
+    other process marks the stations it had connected as disconnected."""
+
+    __tablename__ = "csms_node"
+
+    id: str = Field(primary_key=True, max_length=36)
+    started_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    seen_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
 class StationLogRow(SQLModel, table=True):
     """Append-only station notifications: security events, firmware/diagnostics/log status,
     device-model events and reports."""
@@ -245,6 +259,7 @@ __all__ = [
     "IdTokenRow",
     "MeterReadingRow",
     "MeterSampleRow",
+    "NodeRow",
     "OutboxRow",
     "SQLModel",
     "StationLogRow",

@@ -23,9 +23,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from central_system.services.ports import Clock
@@ -180,4 +180,100 @@ class PresenceWriter:
         return False
 
 
-__all__ = ["PresenceChange", "PresenceStopped", "PresenceStore", "PresenceWriter"]
+class NodeStore(Protocol):
+    async def seen(self, node_id: str, started_at: datetime, at: datetime) -> bool:
+        """Record that the node is alive at `at`; False when it was not recorded (its first
+        time, or it had been taken for dead), and it is recorded now."""
+        ...
+
+    async def release_dead(self, seen_before: datetime, at: datetime) -> list[str]:
+        """Forget the nodes last seen before `seen_before`; the stations connected to them are
+        disconnected at `at` (with their events). Returns those stations."""
+        ...
+
+    async def leave(self, node_id: str, at: datetime) -> list[str]:
+        """Forget the node (it stops); its stations still recorded as connected are
+        disconnected."""
+        ...
+
+    async def reclaim(self, node_id: str, connections: Sequence[tuple[str, datetime]]) -> list[str]:
+        """Record again as connected to the node the stations that were released while
+        connected to it (connected at the given time, not connected elsewhere since)."""
+        ...
+
+
+class NodeLiveness:
+    """Which central-system processes are alive, so that a station connected to one that died
+    is not shown connected for ever.
+
+    Every process is a node with an id of its own (a new one at each start). It records that
+    it is alive every `interval`; a node not seen for `timeout` has died (SIGKILL, power cut,
+    its machine gone) and the first other node to notice marks its stations disconnected, with
+    StationDisconnected events for the bridge (a restarted central system does the same for
+    its own previous life). A node that was taken for dead while it was only cut off from the
+    database (for longer than `timeout`) records its stations as connected again once it is
+    back. Clocks of the nodes are compared: keep them in sync (NTP) well within `timeout`.
+    """
+
+    def __init__(
+        self,
+        store: NodeStore,
+        clock: Clock,
+        node_id: str,
+        connections: Callable[[], Sequence[tuple[str, datetime]]],
+        *,
+        interval: float,
+        timeout: float,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self.node_id = node_id
+        self._connections = connections
+        self._interval = interval
+        self._timeout = timedelta(seconds=timeout)
+        self._started_at = clock.now()
+        self._recorded = False
+
+    async def run(self) -> None:
+        """Check every `interval`, after the check the central system makes before it
+        listens."""
+        while True:
+            await asyncio.sleep(self._interval)
+            await self.check()
+
+    async def check(self) -> None:
+        """One round: record this node as alive, then release the stations of dead nodes."""
+        now = self._clock.now()
+        recorded = await self._store.seen(self.node_id, self._started_at, now)
+        if not recorded and self._recorded:
+            log.warning(
+                "this node (%s) had been taken for dead: recording its stations again",
+                self.node_id,
+            )
+            reclaimed = await self._store.reclaim(self.node_id, self._connections())
+            log.warning("%d stations recorded as connected again", len(reclaimed))
+        self._recorded = True
+        released = await self._store.release_dead(now - self._timeout, now)
+        if released:
+            log.warning(
+                "%d stations were connected to a central-system process that stopped without "
+                "closing them; now recorded as disconnected: %s",
+                len(released),
+                ", ".join(released[:20]) + (" ..." if len(released) > 20 else ""),
+            )
+
+    async def leave(self) -> None:
+        """At shutdown, after the connections are closed: forget this node."""
+        released = await self._store.leave(self.node_id, self._clock.now())
+        if released:
+            log.warning("%d stations were still recorded as connected here", len(released))
+
+
+__all__ = [
+    "NodeLiveness",
+    "NodeStore",
+    "PresenceChange",
+    "PresenceStopped",
+    "PresenceStore",
+    "PresenceWriter",
+]

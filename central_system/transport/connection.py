@@ -13,6 +13,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from websockets.exceptions import ConnectionClosed
@@ -55,6 +56,7 @@ class StationSession:
     version: OcppVersion
     boot_accepted: bool
     follow_ups: list[FollowUp] | None = None  # of the CALL being answered
+    connected_at: datetime | None = None  # when the connection was recorded
 
     def after_reply(self, follow_up: FollowUp) -> None:
         """Run `follow_up` once the answer to the current CALL is sent (e.g. send

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from central_system.services.ports import StationOffline
@@ -40,6 +41,14 @@ class ConnectionRegistry:
             del self._connections[connection.station_id]
             return True
         return False
+
+    def recorded_connections(self) -> list[tuple[str, datetime]]:
+        """(station id, when its connection was recorded) of every connection recorded."""
+        return [
+            (station_id, connection.session.connected_at)
+            for station_id, connection in self._connections.items()
+            if connection.session.connected_at is not None
+        ]
 
     def is_connected(self, station_id: str) -> bool:
         return station_id in self._connections

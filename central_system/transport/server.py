@@ -272,6 +272,7 @@ class OcppServer:
             self.registry.remove(connection)
             await websocket.close(UNAVAILABLE_CLOSE_CODE, "try again later")
             return
+        connection.session.connected_at = connected_at
         log.info("%s: connected with OCPP %s", station_id, version)
         if self.keepalive is not None:
             self.keepalive.add(websocket)

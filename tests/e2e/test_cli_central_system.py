@@ -15,7 +15,7 @@ from ocpp.v201 import call as call201
 from sqlalchemy import select
 
 from central_system.persistence.database import create_engine, session_factory
-from central_system.persistence.models import TransactionRow
+from central_system.persistence.models import OutboxRow, StationRow, TransactionRow
 from tests.e2e.cli import cli_env, run, serve
 from tests.helpers import connect, wait_for
 
@@ -184,6 +184,18 @@ async def test_serve_refuses_production_without_jwt_secret(env: dict[str, str]) 
     assert code == 2 and "EVCHARGE_JWT_SECRET is required in production" in out
 
 
+async def test_serve_refuses_a_node_timeout_a_live_process_could_exceed(
+    env: dict[str, str],
+) -> None:
+    too_short = {
+        **env,
+        "EVCHARGE_NODE_HEARTBEAT_INTERVAL": "30",
+        "EVCHARGE_NODE_TIMEOUT": "45",
+    }
+    code, out = await run("serve", env=too_short)
+    assert code == 2 and "EVCHARGE_NODE_TIMEOUT must be at least twice" in out
+
+
 async def test_users_add_then_sign_in_over_the_api(env: dict[str, str]) -> None:
     import re
 
@@ -217,3 +229,61 @@ async def test_users_add_then_sign_in_over_the_api(env: dict[str, str]) -> None:
                 headers={"Authorization": f"Bearer {token.json()['access_token']}"},
             )
             assert me.json()["role"] == "admin"
+
+
+async def station_row(env: dict[str, str], station_id: str) -> Any:
+    engine = create_engine(env["EVCHARGE_DATABASE_URL"])
+    try:
+        async with session_factory(engine)() as session:
+            return await session.get(StationRow, station_id)
+    finally:
+        await engine.dispose()
+
+
+async def test_stations_of_a_killed_process_are_marked_disconnected(tmp_path: Path) -> None:
+    """Two central-system processes share a database; one is killed (SIGKILL) with a station
+    connected. The other notices the process is gone (not seen for EVCHARGE_NODE_TIMEOUT) and
+    records the station as disconnected, with its StationDisconnected outbox row for the
+    bridge; a station connected to the living process stays connected."""
+    env = cli_env(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'cs.db'}",
+        ocpp_port="0",
+        outbox="true",
+        node_heartbeat_interval="0.2",
+        node_timeout="1",
+    )
+    for station_id in ("CP-1", "CP-2"):
+        await run("stations", "add", station_id, env=env)
+    async with serve(env) as survivor, serve(env) as doomed:
+        on_doomed = await connect(doomed.ocpp_url, "CP-1")
+        on_survivor = await connect(survivor.ocpp_url, "CP-2")
+        try:
+            for client in (on_doomed, on_survivor):
+                await client.call(
+                    call16.BootNotification(charge_point_model="M", charge_point_vendor="V")
+                )
+            assert (await station_row(env, "CP-1")).connected
+            await _kill(doomed)
+
+            async def released() -> bool:
+                return not (await station_row(env, "CP-1")).connected
+
+            await wait_for(released, 20, what="CP-1 recorded as disconnected")
+            assert (await station_row(env, "CP-2")).connected
+            assert (await station_row(env, "CP-1")).connected_node is None
+            engine = create_engine(env["EVCHARGE_DATABASE_URL"])
+            try:
+                async with session_factory(engine)() as session:
+                    payloads = list(
+                        await session.scalars(
+                            select(OutboxRow.payload)
+                            .where(OutboxRow.station_id == "CP-1")
+                            .order_by(OutboxRow.id)  # type: ignore[arg-type]
+                        )
+                    )
+            finally:
+                await engine.dispose()
+            assert '"event":"disconnected"' in payloads[-1].replace(" ", ""), payloads
+        finally:
+            await on_doomed.close()
+            await on_survivor.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -30,10 +30,13 @@ def database_path(running: RunningCentralSystem) -> Path:
     return Path(make_url(running.system.settings.database_url).database or "")
 
 
-@contextlib.contextmanager
-def write_lock_held(path: Path) -> Iterator[None]:
-    writer = sqlite3.connect(path, isolation_level=None, timeout=30)
-    writer.execute("BEGIN IMMEDIATE")
+@contextlib.asynccontextmanager
+async def write_lock_held(path: Path) -> AsyncIterator[None]:
+    """Another connection holds the write lock. It is taken in a thread: the central system's
+    own background writes (node liveness) may hold the lock a moment and need the event loop
+    to let it go."""
+    writer = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+    await asyncio.to_thread(writer.execute, "BEGIN IMMEDIATE")
     try:
         yield
     finally:
@@ -60,7 +63,7 @@ async def test_polling_reads_run_while_another_connection_writes(
     directory = SqlStationDirectoryStore(engine)
     outbox = OutboxStore(engine)
     path = database_path(central_system)
-    with write_lock_held(path):
+    async with write_lock_held(path):
         assert lock_is_held(path)
         found = await asyncio.wait_for(directory.load(["CS-1", "CS-UNKNOWN"]), NOT_WAITING)
         assert list(found) == ["CS-1"]
