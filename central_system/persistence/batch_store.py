@@ -7,12 +7,11 @@ so the rows are exactly those the ORM writes, without compiling SQL or building 
 message. They are executed on the driver connection:
 
 * SQLite: one writer connection (WAL, synchronous=FULL, as the engine's) owned by one thread; a
-  batch is one hop to that thread and one fsync. Each reading (the samples of one timestamp) is
-  one `INSERT ... ON CONFLICT DO NOTHING` whose row count says whether it is new; a new one's
-  samples are one `executemany` with its row id.
+  batch is one hop to that thread and one fsync. Each reading (the samples of one timestamp, one
+  row) is one `INSERT ... ON CONFLICT DO NOTHING` whose row count says whether it is new.
 * PostgreSQL: one asyncpg connection from the engine's pool; the readings of the whole batch are
   one `INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING RETURNING` whose returned rows
-  say which were new, their samples one more such insert, every other table one `executemany`.
+  say which were new, every other table one `executemany`.
 """
 
 from __future__ import annotations
@@ -36,12 +35,10 @@ from central_system.domain.events import DomainEvent
 from central_system.persistence.columns import (
     READING_COLUMNS,
     READING_IDENTITY,
-    SAMPLE_COLUMNS,
     UPDATE_COLUMNS,
     connector_values,
     reading_values,
     readings,
-    sample_values,
     status_history_values,
     transaction_event_values,
     update_values,
@@ -51,7 +48,6 @@ from central_system.persistence.models import (
     ConnectorRow,
     ConnectorStatusLogRow,
     MeterReadingRow,
-    MeterSampleRow,
     OutboxRow,
     StationRow,
     TransactionEventRow,
@@ -137,7 +133,6 @@ class Statements:
     """Every bulk statement of a batch, compiled for one dialect."""
 
     reading: BulkStatement
-    samples: BulkStatement
     transaction: BulkStatement
     transaction_event: BulkStatement
     heartbeat: BulkStatement
@@ -149,7 +144,6 @@ class Statements:
     def for_dialect(cls, dialect: Dialect) -> Statements:
         dml: Any = postgresql if dialect.name == "postgresql" else sqlite
         reading: Table = MeterReadingRow.__table__  # type: ignore[attr-defined]
-        samples: Table = MeterSampleRow.__table__  # type: ignore[attr-defined]
         transactions: Table = TransactionRow.__table__  # type: ignore[attr-defined]
         events: Table = TransactionEventRow.__table__  # type: ignore[attr-defined]
         stations: Table = StationRow.__table__  # type: ignore[attr-defined]
@@ -170,7 +164,6 @@ class Statements:
             reading=BulkStatement.compile(
                 dml.insert(reading).inline().on_conflict_do_nothing(), dialect, READING_COLUMNS
             ),
-            samples=BulkStatement.compile(insert(samples).inline(), dialect, SAMPLE_COLUMNS),
             transaction=BulkStatement.compile(
                 update(transactions).where(transactions.c.id == bindparam("row_id")),
                 dialect,
@@ -268,27 +261,24 @@ def _row_id(row_id: int | None) -> int:
     return row_id
 
 
-class ReadingRows(NamedTuple):
-    """A reading's row and its samples' rows, bound; `reading_id` (position 0 of each sample
-    row) is filled in once the reading is inserted."""
+class ReadingRow(NamedTuple):
+    """A reading's row, bound, and how many sampled values it holds."""
 
-    reading: list[Any]
-    samples: list[list[Any]]
+    row: list[Any]
+    samples: int
 
 
-def reading_rows(statements: Statements, message: MessageWrite) -> list[ReadingRows]:
+def reading_rows(statements: Statements, message: MessageWrite) -> list[ReadingRow]:
     samples = message.samples
     if samples is None:
         return []
     station_id, key, row_id = samples.station_id, samples.key, samples.transaction_row_id
+    grouped = readings(samples.samples)
+    bound = statements.reading.bind_rows(
+        reading_values(station_id, key, row_id, reading) for reading in grouped
+    )
     return [
-        ReadingRows(
-            statements.reading.bind_rows([reading_values(station_id, key, row_id, reading)])[0],
-            statements.samples.bind_rows(
-                sample_values(0, station_id, key, row_id, sample) for sample in reading.samples
-            ),
-        )
-        for reading in readings(samples.samples)
+        ReadingRow(row, len(reading.samples)) for row, reading in zip(bound, grouped, strict=True)
     ]
 
 
@@ -343,23 +333,20 @@ class SqliteBatchStore:
         # assuming every reading is new; a replayed message's event is taken out afterwards.
         statements = self._statements
         per_message = [reading_rows(statements, message) for message in messages]
-        expected = [sum(len(r.samples) for r in rows) for rows in per_message]
+        expected = [sum(reading.samples for reading in rows) for rows in per_message]
         by_statement, events = self._rows.of(messages, expected)
         connection = self._connect()
         cursor = connection.cursor()
+        insert_reading = statements.reading.sql
         try:
             cursor.execute("BEGIN IMMEDIATE")
             added = []
             for rows in per_message:
                 new = 0
                 for reading in rows:
-                    cursor.execute(statements.reading.sql, reading.reading)
+                    cursor.execute(insert_reading, reading.row)
                     if cursor.rowcount > 0:
-                        reading_id = cursor.lastrowid
-                        for sample in reading.samples:
-                            sample[0] = reading_id
-                        cursor.executemany(statements.samples.sql, reading.samples)
-                        new += len(reading.samples)
+                        new += reading.samples
                 added.append(new)
             if added != expected:
                 by_statement, events = self._rows.of(messages, added)
@@ -383,18 +370,18 @@ class SqliteBatchStore:
 
 
 def _unnest_insert(
-    dialect: Dialect, table: Table, columns: Sequence[str], returning: Sequence[str] = ()
+    dialect: Dialect, table: Table, columns: Sequence[str], returning: Sequence[str]
 ) -> str:
-    """INSERT of many rows as one statement: one array parameter per column. With `returning`,
-    a row already stored is skipped and the new rows' `returning` columns are returned."""
+    """INSERT of many rows as one statement: one array parameter per column; a row already
+    stored is skipped and the new rows' `returning` columns are returned."""
     arrays = ", ".join(
         f"${i}::{table.c[name].type.compile(dialect=dialect)}[]"
         for i, name in enumerate(columns, start=1)
     )
-    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
-    if returning:
-        sql += f" ON CONFLICT DO NOTHING RETURNING {', '.join(returning)}"
-    return sql
+    return (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
+        f"ON CONFLICT DO NOTHING RETURNING {', '.join(returning)}"
+    )
 
 
 def _columns(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:
@@ -414,11 +401,7 @@ class PostgresBatchStore:
         self._statements = Statements.for_dialect(dialect)
         self._rows = Rows(self._statements, outbox)
         reading: Table = MeterReadingRow.__table__  # type: ignore[attr-defined]
-        samples: Table = MeterSampleRow.__table__  # type: ignore[attr-defined]
-        self._insert_readings = _unnest_insert(
-            dialect, reading, READING_COLUMNS, ("id", *READING_IDENTITY)
-        )
-        self._insert_samples = _unnest_insert(dialect, samples, SAMPLE_COLUMNS)
+        self._insert_readings = _unnest_insert(dialect, reading, READING_COLUMNS, READING_IDENTITY)
         self._identity = tuple(READING_COLUMNS.index(name) for name in READING_IDENTITY)
         self._connection: AsyncConnection | None = None
         self._driver: Any = None
@@ -472,31 +455,25 @@ class PostgresBatchStore:
                 await connection.close()
 
     async def _samples(self, driver: Any, messages: Sequence[MessageWrite]) -> list[int]:
-        """Insert every message's readings at once, then the samples of those that were new;
-        count per message the samples that were new."""
+        """Insert every message's readings at once; count per message the sampled values of
+        those that were new."""
         statements = self._statements
         identity = self._identity
-        owner: dict[tuple[Any, ...], tuple[int, ReadingRows]] = {}
+        owner: dict[tuple[Any, ...], tuple[int, ReadingRow]] = {}
         for index, message in enumerate(messages):
             for reading in reading_rows(statements, message):
-                key = tuple(reading.reading[i] for i in identity)
+                key = tuple(reading.row[i] for i in identity)
                 owner.setdefault(key, (index, reading))  # a replay within the batch: the first
         added = [0] * len(messages)
         if not owner:
             return added
-        new_samples: list[list[Any]] = []
-        rows = _columns((rows.reading for _, rows in owner.values()), len(READING_COLUMNS))
+        rows = _columns((reading.row for _, reading in owner.values()), len(READING_COLUMNS))
         for record in await driver.fetch(self._insert_readings, *rows):
-            found = owner.get(tuple(record)[1:])
+            found = owner.get(tuple(record))
             if found is None:
                 raise RuntimeError(f"an inserted reading matches none of the batch: {record}")
             index, reading = found
-            for sample in reading.samples:
-                sample[0] = record[0]
-            new_samples.extend(reading.samples)
-            added[index] += len(reading.samples)
-        if new_samples:
-            await driver.execute(self._insert_samples, *_columns(new_samples, len(SAMPLE_COLUMNS)))
+            added[index] += reading.samples
         return added
 
 

@@ -36,7 +36,6 @@ from central_system.persistence.billing_models import (
 )
 from central_system.persistence.models import (
     IdTokenRow,
-    MeterReadingRow,
     MeterSampleRow,
     StationLogRow,
     TransactionRow,
@@ -799,13 +798,16 @@ class SqlTransactionQueries:
     async def first_soc(self, row_id: int) -> Decimal | None:
         value = await self._session.scalar(
             select(col(MeterSampleRow.value))
-            .join(MeterReadingRow, col(MeterReadingRow.id) == col(MeterSampleRow.reading_id))
             .where(
-                col(MeterReadingRow.transaction_row_id) == row_id,
+                col(MeterSampleRow.transaction_row_id) == row_id,
                 col(MeterSampleRow.measurand) == SOC,
                 col(MeterSampleRow.phase) == "",
             )
-            .order_by(col(MeterReadingRow.timestamp), col(MeterSampleRow.id))
+            .order_by(
+                col(MeterSampleRow.timestamp),
+                col(MeterSampleRow.reading_id),
+                col(MeterSampleRow.position),
+            )
             .limit(1)
         )
         return Decimal(value) if value is not None else None

@@ -8,12 +8,14 @@ from datetime import datetime
 from hashlib import blake2b
 from typing import Any, NamedTuple
 
+import orjson
+
 from central_system.domain.connectors import ConnectorKey, ConnectorState, StatusReport
 from central_system.domain.metering import MeterSample
 from central_system.domain.transactions import Transaction
 from central_system.services.ports import TransactionEventRecord
 
-# meter_reading and meter_sample, in this order (the bulk inserts bind tuples).
+# meter_reading, in this order (the bulk inserts bind tuples).
 READING_COLUMNS = (
     "station_id",
     "evse_id",
@@ -21,24 +23,12 @@ READING_COLUMNS = (
     "transaction_row_id",
     "timestamp",
     "identity",
+    "samples",
 )
 # The columns of uq_meter_reading_identity: a reading with these already stored is a replay.
 READING_IDENTITY = ("station_id", "evse_id", "timestamp", "identity")
-SAMPLE_COLUMNS = (
-    "reading_id",
-    "station_id",
-    "evse_id",
-    "connector_id",
-    "transaction_row_id",
-    "timestamp",
-    "measurand",
-    "phase",
-    "location",
-    "context",
-    "unit",
-    "value",
-    "signed_data",
-)
+# The keys of each sampled value in meter_reading.samples (the view meter_sample's columns).
+SAMPLE_KEYS = ("measurand", "phase", "location", "context", "unit", "value", "signed_data")
 
 
 class Reading(NamedTuple):
@@ -91,32 +81,28 @@ def reading_values(
         transaction_row_id,
         reading.timestamp,
         reading.identity,
+        samples_json(reading.samples),
     )
 
 
-def sample_values(
-    reading_id: int,
-    station_id: str,
-    key: ConnectorKey,
-    transaction_row_id: int | None,
-    sample: MeterSample,
-) -> tuple[Any, ...]:
-    """A meter_sample row in SAMPLE_COLUMNS order."""
-    return (
-        reading_id,
-        station_id,
-        key.evse_id,
-        key.connector_id,
-        transaction_row_id,
-        sample.timestamp,
-        sample.measurand,
-        sample.phase,
-        sample.location,
-        sample.context,
-        sample.unit,
-        sample.value,
-        sample.signed_data,
-    )
+def samples_json(samples: Iterable[MeterSample]) -> str:
+    """A reading's sampled values as a JSON array of objects with SAMPLE_KEYS; `value` is the
+    exact decimal as a JSON number (null for a 1.6 SignedData value), `signed_data` only when
+    there is some."""
+    return orjson.dumps(
+        [
+            {
+                "measurand": sample.measurand,
+                "phase": sample.phase,
+                "location": sample.location,
+                "context": sample.context,
+                "unit": sample.unit,
+                "value": None if sample.value is None else orjson.Fragment(str(sample.value)),
+            }
+            | ({"signed_data": sample.signed_data} if sample.signed_data is not None else {})
+            for sample in samples
+        ]
+    ).decode()
 
 
 # charging_transaction: the columns an update of a running transaction (MeterValues, a 2.0.1

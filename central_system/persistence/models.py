@@ -11,7 +11,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
-    ForeignKey,
     Index,
     Integer,
     Numeric,
@@ -166,12 +165,14 @@ class TransactionEventRow(SQLModel, table=True):
 
 
 class MeterReadingRow(SQLModel, table=True):
-    """The sampled values a message carries for one timestamp of one EVSE (an OCPP MeterValue).
+    """The sampled values a message carries for one timestamp of one EVSE (an OCPP MeterValue),
+    in base units, as one row: `samples` is a JSON array of objects with the keys of
+    columns.SAMPLE_KEYS (the view meter_sample has one row per value).
 
     A reading is stored once: (station, EVSE, timestamp, identity) recognises a replay, where
-    `identity` is a digest of its samples' (measurand, phase, location, context). One index
-    entry per message instead of one per sampled value is most of what a stored MeterValues
-    costs (bench/README.md)."""
+    `identity` is a digest of its values' (measurand, phase, location, context). One row and one
+    index entry per message, instead of a row and a 7-column index entry per sampled value, is
+    most of what storing a MeterValues costs (bench/README.md)."""
 
     __tablename__ = "meter_reading"
     __table_args__ = (
@@ -191,37 +192,28 @@ class MeterReadingRow(SQLModel, table=True):
     transaction_row_id: int | None = Field(default=None, foreign_key="charging_transaction.id")
     timestamp: datetime = Field(sa_type=UTCDateTime, nullable=False)
     identity: int = Field(sa_type=BigInteger)
+    samples: str = Field(sa_type=Text)
 
 
 class MeterSampleRow(SQLModel, table=True):
-    """One sampled value in base units (Wh, W, A, V, Percent ...) of a reading. The reading's
-    station, EVSE, connector, transaction and timestamp are repeated so that a sample reads on
-    its own; the indexes are the reading's."""
+    """One sampled value: a row of the view meter_sample, which unpacks meter_reading.samples
+    (migration 0005 defines it for SQLite and PostgreSQL). Read-only: values are written with
+    their reading. For SQL users and reports that want a value per row."""
 
     __tablename__ = "meter_sample"
-    __table_args__ = (Index("ix_meter_sample_reading", "reading_id"),)
 
-    id: int | None = Field(
-        default=None,
-        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-    )
-    reading_id: int = Field(
-        sa_column=Column(
-            BigInteger().with_variant(Integer, "sqlite"),
-            ForeignKey("meter_reading.id"),
-            nullable=False,
-        )
-    )
-    station_id: str = Field(max_length=48)
+    reading_id: int = Field(primary_key=True)
+    position: int = Field(primary_key=True)  # in the reading, from 0
+    station_id: str
     evse_id: int
     connector_id: int
-    transaction_row_id: int | None = Field(default=None, foreign_key="charging_transaction.id")
+    transaction_row_id: int | None = None
     timestamp: datetime = Field(sa_type=UTCDateTime, nullable=False)
-    measurand: str = Field(max_length=40)
-    phase: str = Field(default="", max_length=8)
-    location: str = Field(default="", max_length=8)
-    context: str = Field(default="", max_length=20)
-    unit: str = Field(default="", max_length=20)
+    measurand: str
+    phase: str
+    location: str
+    context: str
+    unit: str
     value: Decimal | None = Field(default=None, sa_type=Numeric(20, 6))
     signed_data: str | None = Field(default=None, sa_type=Text)
 

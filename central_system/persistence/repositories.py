@@ -43,10 +43,8 @@ from central_system.persistence.billing_repositories import (
 )
 from central_system.persistence.columns import (
     READING_COLUMNS,
-    SAMPLE_COLUMNS,
     reading_values,
     readings,
-    sample_values,
     transaction_values,
 )
 from central_system.persistence.device_model_repository import SqlDeviceModelRepository
@@ -61,7 +59,6 @@ from central_system.persistence.models import (
     ConnectorStatusLogRow,
     IdTokenRow,
     MeterReadingRow,
-    MeterSampleRow,
     StationLogRow,
     StationRow,
     TransactionEventRow,
@@ -76,9 +73,6 @@ from central_system.persistence.smart_charging_repositories import (
 )
 from central_system.services.event_bus import EventBus
 from central_system.services.ports import TransactionEventRecord
-
-# SQLite allows 32766 bound parameters per statement; a sample row has 13.
-_SAMPLE_ROWS_PER_INSERT = 1000
 
 
 def _status(value: str | None) -> AuthorizationStatus | None:
@@ -420,29 +414,13 @@ class SqlMeterValueRepository:
         added = 0
         for reading in readings(samples):
             values = reading_values(station_id, key, transaction_row_id, reading)
-            reading_id = await self._session.scalar(
+            result: Any = await self._session.execute(
                 insert(MeterReadingRow)
                 .values(dict(zip(READING_COLUMNS, values, strict=True)))
                 .on_conflict_do_nothing()
-                .returning(col(MeterReadingRow.id))
             )
-            if reading_id is None:
-                continue  # a replay
-            rows = [
-                dict(
-                    zip(
-                        SAMPLE_COLUMNS,
-                        sample_values(reading_id, station_id, key, transaction_row_id, s),
-                        strict=True,
-                    )
-                )
-                for s in reading.samples
-            ]
-            for start in range(0, len(rows), _SAMPLE_ROWS_PER_INSERT):
-                await self._session.execute(
-                    insert(MeterSampleRow).values(rows[start : start + _SAMPLE_ROWS_PER_INSERT])
-                )
-            added += len(rows)
+            if result.rowcount > 0:  # else a replay
+                added += len(reading.samples)
         return added
 
 

@@ -126,7 +126,7 @@ async def transaction(system: RunningCentralSystem, station_id: str) -> Any:
 
 async def samples(system: RunningCentralSystem, station_id: str) -> list[Any]:
     found = await rows(system, MeterSampleRow, MeterSampleRow.station_id == station_id)
-    return sorted(found, key=lambda s: (s.timestamp, s.id))
+    return sorted(found, key=lambda s: (s.timestamp, s.reading_id, s.position))
 
 
 async def status(client: OcppClient, state: str, evse_id: int = 1) -> None:

@@ -19,7 +19,6 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, Numeric, String, Table, func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import col
 
 from central_system.domain.connectors import (
     ConnectorKey,
@@ -446,9 +445,24 @@ async def test_samples_stored_before_readings_existed_still_recognise_a_replay(
 
     async with running_writer(unmigrated_url) as parts:
         assert await count(parts.engine, MeterReadingRow) == 2
-        assert (
-            await count(parts.engine, MeterSampleRow, col(MeterSampleRow.reading_id).is_(None)) == 0
+        async with parts.engine.connect() as connection:
+            stored = (
+                await connection.execute(
+                    select(MeterSampleRow.__table__).order_by("timestamp", "measurand")  # type: ignore[attr-defined]
+                )
+            ).all()
+        expected = sorted(
+            (
+                s
+                for minute in (1, 2)
+                for s in samples_at(T0 + timedelta(minutes=minute), 1000 + minute)
+            ),
+            key=lambda s: (s.timestamp, s.measurand),
         )
+        assert [
+            (row.timestamp.replace(tzinfo=UTC), row.measurand, row.phase, row.unit, row.value)
+            for row in stored
+        ] == [(s.timestamp, s.measurand, s.phase, s.unit, s.value) for s in expected]
         assert await parts.writer.write(meter_write(parts.transaction, 2)) == 0  # a replay
         assert await parts.writer.write(meter_write(parts.transaction, 3)) == 3
         assert await count(parts.engine, MeterSampleRow) == 9
