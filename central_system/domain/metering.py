@@ -45,8 +45,11 @@ _SCALED_UNITS: dict[str, tuple[str, Decimal]] = {
 _BY_TIMESTAMP = attrgetter("timestamp")
 
 
+_ONE = Decimal(1)
+
+
 def _base_unit(unit: str) -> tuple[str, Decimal]:
-    return _SCALED_UNITS.get(unit, (unit, Decimal(1)))
+    return _SCALED_UNITS.get(unit) or (unit, _ONE)
 
 
 def default_unit(measurand: str) -> str | None:
@@ -140,17 +143,22 @@ def normalise_sample(timestamp: datetime, raw: RawSample) -> MeterSample:
         # 1.6: the value itself is the signed meter data blob; there is no number to read.
         value, signed_data = None, str(raw.value)
     else:
-        value = _to_decimal(raw.value).scaleb(raw.multiplier) * factor
+        value = _to_decimal(raw.value)
+        if raw.multiplier:
+            value = value.scaleb(raw.multiplier)
+        if factor is not _ONE:
+            value *= factor
         signed_data = raw.signed_data
+    # positional: nine of these per message, and keywords cost a NamedTuple a third more
     return MeterSample(
-        timestamp=timestamp,
-        measurand=measurand,
-        value=value,
-        unit=base_unit,
-        phase=raw.phase or "",
-        location=raw.location or "",
-        context=raw.context or "",
-        signed_data=signed_data,
+        timestamp,
+        measurand,
+        value,
+        base_unit,
+        raw.phase or "",
+        raw.location or "",
+        raw.context or "",
+        signed_data,
     )
 
 
