@@ -82,6 +82,9 @@ class RegistryCommitWatcher:
         self._engine: Engine = engine.sync_engine
         self._on_change = on_change
         self._listening = False
+        # Session events are the whole process's: each watcher keeps its own entry, so that
+        # another one (another central system in this process) never takes its changes.
+        self._info_key = (_INFO_KEY, id(self))
 
     def start(self) -> None:
         if not self._listening:
@@ -100,7 +103,7 @@ class RegistryCommitWatcher:
     def _after_flush(self, session: Session, _context: UOWTransaction) -> None:
         if session.bind is not self._engine:
             return
-        changed: set[str] = session.info.setdefault(_INFO_KEY, set())
+        changed: set[str] = session.info.setdefault(self._info_key, set())
         for instance in (*session.new, *session.dirty):
             if isinstance(instance, StationRow):
                 if instance in session.new or _columns_changed(instance):
@@ -108,15 +111,15 @@ class RegistryCommitWatcher:
             elif isinstance(instance, StationLogRow) and instance.kind in CHANGE_KINDS:
                 changed.add(instance.station_id)
         if not changed:
-            del session.info[_INFO_KEY]
+            del session.info[self._info_key]
 
     def _after_commit(self, session: Session) -> None:
-        changed = session.info.pop(_INFO_KEY, None)
+        changed = session.info.pop(self._info_key, None)
         if changed:
             self._on_change(changed)
 
     def _after_rollback(self, session: Session, _previous: Any) -> None:
-        session.info.pop(_INFO_KEY, None)
+        session.info.pop(self._info_key, None)
 
 
 def _columns_changed(row: StationRow) -> bool:

@@ -190,10 +190,14 @@ class StationDirectory:
             found = await self._store.load(ids)
         except Exception as error:
             log.warning("loading %d stations failed: %s", len(ids), error)
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(error)
+            _fail(batch, error)
             return
+        except BaseException:
+            # Stopped while loading: these callers are no longer in `_wanted`, so nobody
+            # else would answer them, and a connection waiting here holds up the server's
+            # shutdown for ever.
+            _fail(batch, RuntimeError("the station directory stopped"))
+            raise
         finally:
             self._in_flight = set()
         for station_id, future in batch:
@@ -239,9 +243,13 @@ class StationDirectory:
 
     def _fail_wanted(self, error: BaseException) -> None:
         wanted, self._wanted = self._wanted, {}
-        for future in wanted.values():
-            if not future.done():
-                future.set_exception(error)
+        _fail(list(wanted.items()), error)
+
+
+def _fail(batch: list[_Load], error: BaseException) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(error)
 
 
 __all__ = [

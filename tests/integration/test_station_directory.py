@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -27,7 +27,11 @@ from central_system.persistence.station_directory import (
     SqlStationDirectoryStore,
 )
 from central_system.services.event_bus import EventBus
-from central_system.services.station_directory import REGISTRY_CHANGED, StationDirectory
+from central_system.services.station_directory import (
+    REGISTRY_CHANGED,
+    StationAccess,
+    StationDirectory,
+)
 from tests.helpers import wait_for
 
 T0 = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -111,6 +115,23 @@ async def test_a_commit_of_this_process_forgets_the_station(database_url: str) -
         assert entry is not None and entry.password_hash == "new-hash"
 
 
+async def test_another_central_system_in_the_process_does_not_take_the_commit(
+    database_url: str,
+) -> None:
+    """Session events are the process's: a second central system's watcher (another engine,
+    registered first) sees the commit too, and must leave it to the first one's directory."""
+    async with running_directory(database_url) as other, running_directory(database_url) as parts:
+        await add_stations(parts.uow, "CS-1", password_hash="old-hash")
+        assert await parts.directory.get("CS-1") is not None
+        async with parts.uow() as unit:
+            record = await unit.stations.get("CS-1")
+            assert record is not None
+            await unit.stations.save(replace(record, password_hash="new-hash"))
+            await unit.commit()
+        assert parts.directory.cached("CS-1") is None
+        assert other.directory.cached("CS-1") is None  # it never had it
+
+
 async def test_a_change_of_another_process_is_read_from_the_feed(database_url: str) -> None:
     async with running_directory(database_url) as parts:
         await add_stations(
@@ -162,3 +183,38 @@ async def test_a_change_committed_after_a_newer_one_was_read(database_url: str) 
             assert directory.cached("CS-LATE") is not None
             await late.commit()
         await wait_for(lambda: directory.cached("CS-LATE") is None, what="the late one read")
+
+
+class HeldStore(SqlStationDirectoryStore):
+    """The real store, whose loads wait until the test lets them go."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine)
+        self.loading = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def load(self, station_ids: Sequence[str]) -> dict[str, StationAccess]:
+        self.loading.set()
+        await self.release.wait()
+        return await super().load(station_ids)
+
+
+async def test_a_directory_stopped_while_loading_answers_who_waits(database_url: str) -> None:
+    """The central system stops while a connection's station is being loaded: the connection
+    gets an error at once instead of waiting for ever (the server's stop waits for it)."""
+    engine = create_engine(database_url)
+    try:
+        await add_stations(SqlUnitOfWorkFactory(session_factory(engine), EventBus()), "CS-1")
+        store = HeldStore(engine)
+        directory = StationDirectory(store, load_window=0.0, refresh_interval=60)
+        task = asyncio.create_task(directory.run())
+        await wait_for(lambda: directory.following, what="the directory follows the feed")
+        waiting = asyncio.create_task(directory.get("CS-1"))
+        await asyncio.wait_for(store.loading.wait(), 10)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        with pytest.raises(RuntimeError, match="stopped"):
+            await asyncio.wait_for(waiting, 10)
+    finally:
+        await engine.dispose()
