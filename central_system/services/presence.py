@@ -236,10 +236,17 @@ class NodeLiveness:
 
     async def run(self) -> None:
         """Check every `interval`, after the check the central system makes before it
-        listens."""
+        listens. A check under way when the central system stops is finished first: a
+        database transaction cancelled half-way can keep SQLite's write lock from the others
+        (the stop's own writes among them) until its connection is collected."""
         while True:
             await asyncio.sleep(self._interval)
-            await self.check()
+            checking = asyncio.ensure_future(self.check())
+            try:
+                await asyncio.shield(checking)
+            except asyncio.CancelledError:
+                await asyncio.wait({checking})
+                raise
 
     async def check(self) -> None:
         """One round: record this node as alive, then release the stations of dead nodes."""
