@@ -71,10 +71,9 @@ _SAMPLE_COLUMNS = (
 )
 
 
-def upgrade() -> None:
-    op.create_table(
-        "meter_reading",
-        sa.Column("id", _ID, nullable=False),
+def _where_and_when() -> list[sa.Column[object]]:
+    """The columns a reading and a sample row (before 0005) both have."""
+    return [
         sa.Column("station_id", sqlmodel.sql.sqltypes.AutoString(length=48), nullable=False),
         sa.Column("evse_id", sa.Integer(), nullable=False),
         sa.Column("connector_id", sa.Integer(), nullable=False),
@@ -82,6 +81,14 @@ def upgrade() -> None:
         sa.Column(
             "timestamp", central_system.persistence.types.UTCDateTime(timezone=True), nullable=False
         ),
+    ]
+
+
+def upgrade() -> None:
+    op.create_table(
+        "meter_reading",
+        sa.Column("id", _ID, nullable=False),
+        *_where_and_when(),
         sa.Column("identity", sa.BigInteger(), nullable=False),
         sa.Column("samples", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(["transaction_row_id"], ["charging_transaction.id"]),
@@ -158,13 +165,7 @@ def downgrade() -> None:
     op.create_table(
         "meter_sample_restored",
         sa.Column("id", _ID, nullable=False),
-        sa.Column("station_id", sqlmodel.sql.sqltypes.AutoString(length=48), nullable=False),
-        sa.Column("evse_id", sa.Integer(), nullable=False),
-        sa.Column("connector_id", sa.Integer(), nullable=False),
-        sa.Column("transaction_row_id", sa.Integer(), nullable=True),
-        sa.Column(
-            "timestamp", central_system.persistence.types.UTCDateTime(timezone=True), nullable=False
-        ),
+        *_where_and_when(),
         sa.Column("measurand", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
         sa.Column("phase", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
         sa.Column("location", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
