@@ -42,10 +42,8 @@ _SCALED_UNITS: dict[str, tuple[str, Decimal]] = {
 }
 
 
-_BY_TIMESTAMP = attrgetter("timestamp")
-
-
 _ONE = Decimal(1)
+_BY_TIMESTAMP = attrgetter("timestamp")
 
 
 def _base_unit(unit: str) -> tuple[str, Decimal]:

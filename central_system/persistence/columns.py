@@ -27,8 +27,6 @@ READING_COLUMNS = (
 )
 # The columns of uq_meter_reading_identity: a reading with these already stored is a replay.
 READING_IDENTITY = ("station_id", "evse_id", "timestamp", "identity")
-# The keys of each sampled value in meter_reading.samples (the view meter_sample's columns).
-SAMPLE_KEYS = ("measurand", "phase", "location", "context", "unit", "value", "signed_data")
 
 
 class Reading(NamedTuple):
@@ -86,9 +84,10 @@ def reading_values(
 
 
 def samples_json(samples: Iterable[MeterSample]) -> str:
-    """A reading's sampled values as a JSON array of objects with SAMPLE_KEYS; `value` is the
-    exact decimal as a JSON number (null for a 1.6 SignedData value), `signed_data` only when
-    there is some."""
+    """A reading's sampled values as a JSON array of objects with the keys measurand, phase,
+    location, context, unit, value and signed_data (the view meter_sample's columns); `value` is
+    the exact decimal as a JSON number (null for a 1.6 SignedData value), `signed_data` only
+    when there is some."""
     return orjson.dumps(
         [
             {

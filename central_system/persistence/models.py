@@ -7,16 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    Column,
-    Index,
-    Integer,
-    Numeric,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Numeric, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from central_system.persistence.types import UTCDateTime
@@ -166,8 +157,8 @@ class TransactionEventRow(SQLModel, table=True):
 
 class MeterReadingRow(SQLModel, table=True):
     """The sampled values a message carries for one timestamp of one EVSE (an OCPP MeterValue),
-    in base units, as one row: `samples` is a JSON array of objects with the keys of
-    columns.SAMPLE_KEYS (the view meter_sample has one row per value).
+    in base units, as one row: `samples` is a JSON array of one object per value
+    (columns.samples_json; the view meter_sample has one row per value).
 
     A reading is stored once: (station, EVSE, timestamp, identity) recognises a replay, where
     `identity` is a digest of its values' (measurand, phase, location, context). One row and one

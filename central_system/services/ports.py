@@ -101,7 +101,8 @@ class MeterValueRepository(Protocol):
         transaction_row_id: int | None,
         samples: Sequence[MeterSample],
     ) -> int:
-        """Store samples; a sample already stored (a replay) is skipped. Returns rows added."""
+        """Store samples, a reading (the samples of one timestamp) at a time; a reading already
+        stored (a replay) is skipped. Returns how many samples were added."""
         ...
 
 
