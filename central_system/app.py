@@ -340,9 +340,10 @@ class CentralSystem:
                     await asyncio.Future()  # until cancelled
         finally:
             await self.registry.close_all()
-            await self.presence.close()
-            with contextlib.suppress(Exception):  # the others take over after node_timeout
+            if await self.presence.close():
                 await self.nodes.leave()
+            else:  # the database is away or locked: the other nodes release ours in time
+                log.warning("leaving without recording it: node %s", self.nodes.node_id)
             await self.writer.close()
             self.registry_changes.stop()
             await self.engine.dispose()

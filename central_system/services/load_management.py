@@ -305,7 +305,7 @@ class LoadManagementService:
         """Recompute the site's allocation and send the changed limits, lowering first.
         `resend`: stations to send their limit to even if it did not change (after a boot)."""
         async with self._locks[site_id]:
-            async with self._uow() as uow:
+            async with self._uow.reading() as uow:
                 site = await self._site(uow, site_id)
                 loads = await self._loads(uow, await uow.sites.members(site_id))
             budget = Decimal(site.grid_limit_w)
@@ -433,7 +433,7 @@ class LoadManagementService:
                 await self._profiles.transaction_ended(work.ended)
         resend: defaultdict[str, set[str]] = defaultdict(set)
         sites: set[str] = set()
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             for work in batch:
                 member = await uow.sites.membership(work.station_id)
                 if member is None:

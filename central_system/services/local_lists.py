@@ -104,7 +104,7 @@ class LocalListService:
         """Operator: bring the station's list up to date now (a full update if asked for or
         needed, else a differential one) and keep it so. Raises the station errors."""
         async with self._lock(station_id):
-            async with self._uow() as uow:
+            async with self._uow.reading() as uow:
                 state = await uow.local_lists.get(station_id) or LocalListState(station_id)
                 desired = await self._desired_in(uow, station_id)
                 limit = await self._limit(uow, station_id)
@@ -113,7 +113,7 @@ class LocalListService:
     async def clear(self, station_id: str) -> SyncResult:
         """Operator: send an empty full list (TC_D_04) and stop managing the station's list."""
         async with self._lock(station_id):
-            async with self._uow() as uow:
+            async with self._uow.reading() as uow:
                 state = await uow.local_lists.get(station_id) or LocalListState(station_id)
             return await self._send(replace(state, enabled=False), {}, full=True, limit=None)
 
@@ -136,7 +136,7 @@ class LocalListService:
         if not self._control.is_connected(station_id):
             return None
         async with self._lock(station_id):
-            async with self._uow() as uow:
+            async with self._uow.reading() as uow:
                 state = await uow.local_lists.get(station_id)
                 if state is None or not state.enabled:
                     return None
@@ -183,7 +183,7 @@ class LocalListService:
             try:
                 stations = set(pending.stations)
                 if pending.all:
-                    async with self._uow() as uow:
+                    async with self._uow.reading() as uow:
                         stations.update(await uow.local_lists.synced_stations())
                 await asyncio.gather(*(one(s) for s in sorted(stations)))
             except Exception:  # e.g. the database is away: log it, try again next round

@@ -138,17 +138,21 @@ class PresenceWriter:
             self._running = False
             self._refuse_waiting()
 
-    async def close(self) -> None:
-        """Shutdown: refuse new connections, write the queued changes once."""
+    async def close(self) -> bool:
+        """Shutdown: refuse new connections, write the queued changes once. False when some
+        could not be written (the database is away or locked)."""
         self._stopped = True
+        written = True
         while self._queue:
             batch = [self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))]
             if await self._write(batch):
                 log.error(
                     "%d connection changes could not be written at shutdown", len(self._queue) + 1
                 )
+                written = False
                 break
         self._refuse_waiting()
+        return written
 
     def _refuse_waiting(self) -> None:
         """Fail the connections still waiting to be written (nobody would write them: the
@@ -270,7 +274,8 @@ class NodeLiveness:
             )
 
     async def leave(self) -> None:
-        """At shutdown, after the connections are closed: forget this node."""
+        """At shutdown, after the connections are closed and their ends written: forget this
+        node (and release any station still recorded as connected here)."""
         released = await self._store.leave(self.node_id, self._clock.now())
         if released:
             log.warning("%d stations were still recorded as connected here", len(released))

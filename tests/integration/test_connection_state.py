@@ -180,3 +180,22 @@ async def test_shutdown_refuses_connections_still_waiting_to_be_written(database
     assert parts.writer.batches == 1  # close() wrote the disconnection
     with pytest.raises(PresenceStopped):
         await parts.writer.connected("CS-3", "1.6")
+
+
+async def test_close_says_whether_every_change_was_written(database_url: str) -> None:
+    """The central system leaves its node record only when the connection ends were written
+    at shutdown: with the database away it would wait for it in vain."""
+    engine = create_engine(database_url)
+    uow = SqlUnitOfWorkFactory(session_factory(engine), EventBus())
+    async with uow() as unit:
+        await unit.stations.add(StationRecord("CS-1"))
+        await unit.commit()
+    try:
+        for down, written in ((False, True), (True, False)):
+            store = OutageStore(SqlPresenceStore(uow), sqlite3.OperationalError("locked"))
+            writer = PresenceWriter(store, SteppingClock())
+            writer.disconnected("CS-1", T0)
+            store.down = down
+            assert await writer.close() is written
+    finally:
+        await engine.dispose()
