@@ -1,4 +1,4 @@
-"""Background loops that outlive their failures.
+"""Background loops that outlive their failures, and writes they finish when stopped.
 
 A periodic loop (certificate renewal, firmware campaigns, load management, housekeeping) that
 raises must not end the process: under a reconnect storm a database pool time-out is a passing
@@ -11,10 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 log = logging.getLogger(__name__)
 
 RESTART_AFTER_SECONDS = 5.0
+
+T = TypeVar("T")
 
 
 async def supervise(
@@ -32,3 +35,16 @@ async def supervise(
                 "background task %s failed; starting it again in %g s", name, restart_after
             )
         await asyncio.sleep(restart_after)
+
+
+async def finished_even_if_cancelled(work: Awaitable[T], *, grace: float | None = None) -> T:
+    """Await `work`; when the caller is cancelled (the central system stops), let `work` run to
+    its end first (for at most `grace` seconds), then re-raise the cancellation. A database
+    write cancelled half-way leaves nobody knowing what was stored, and on SQLite can keep the
+    write lock from the stop's own writes until its connection is collected."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait({task}, timeout=grace)
+        raise

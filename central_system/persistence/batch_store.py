@@ -410,7 +410,7 @@ class PostgresBatchStore:
         driver = await self._connect()
         try:
             async with driver.transaction():
-                added = await self._samples(driver, messages)
+                added = await self._readings(driver, messages)
                 by_statement, events = self._rows.of(messages, added)
                 for bulk, params in by_statement.items():
                     await driver.executemany(bulk.sql, params)
@@ -454,7 +454,7 @@ class PostgresBatchStore:
             with contextlib.suppress(Exception):
                 await connection.close()
 
-    async def _samples(self, driver: Any, messages: Sequence[MessageWrite]) -> list[int]:
+    async def _readings(self, driver: Any, messages: Sequence[MessageWrite]) -> list[int]:
         """Insert every message's readings at once; count per message the sampled values of
         those that were new."""
         statements = self._statements

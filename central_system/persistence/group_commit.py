@@ -17,6 +17,7 @@ import asyncio
 import logging
 from collections import deque
 
+from central_system.background import finished_even_if_cancelled
 from central_system.persistence.batch_store import BatchStore
 from central_system.services.event_bus import EventBus
 from central_system.services.message_writes import MessageWrite
@@ -83,12 +84,7 @@ class GroupCommitWriter:
                 size = min(len(self._queue), self._max_batch)
                 batch = [self._queue.popleft() for _ in range(size)]
                 self._first_at = 0.0  # what is left came during this batch: no waiting
-                writing = asyncio.ensure_future(self._commit(batch))
-                try:
-                    await asyncio.shield(writing)
-                except asyncio.CancelledError:
-                    await asyncio.wait({writing}, timeout=SHUTDOWN_GRACE_SECONDS)
-                    raise
+                await finished_even_if_cancelled(self._commit(batch), grace=SHUTDOWN_GRACE_SECONDS)
         except asyncio.CancelledError:
             self._stopped = True
             raise

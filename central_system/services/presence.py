@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from central_system.background import finished_even_if_cancelled
 from central_system.services.ports import Clock
 
 log = logging.getLogger(__name__)
@@ -123,13 +124,7 @@ class PresenceWriter:
                 batch = [
                     self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))
                 ]
-                writing = asyncio.ensure_future(self._write(batch))
-                try:
-                    failed = await asyncio.shield(writing)
-                except asyncio.CancelledError:
-                    await asyncio.wait({writing})
-                    raise
-                if failed:
+                if await finished_even_if_cancelled(self._write(batch)):
                     await asyncio.sleep(self._retry_after)
         except asyncio.CancelledError:
             self._stopped = True
@@ -240,17 +235,10 @@ class NodeLiveness:
 
     async def run(self) -> None:
         """Check every `interval`, after the check the central system makes before it
-        listens. A check under way when the central system stops is finished first: a
-        database transaction cancelled half-way can keep SQLite's write lock from the others
-        (the stop's own writes among them) until its connection is collected."""
+        listens; a check under way when the central system stops is finished first."""
         while True:
             await asyncio.sleep(self._interval)
-            checking = asyncio.ensure_future(self.check())
-            try:
-                await asyncio.shield(checking)
-            except asyncio.CancelledError:
-                await asyncio.wait({checking})
-                raise
+            await finished_even_if_cancelled(self.check())
 
     async def check(self) -> None:
         """One round: record this node as alive, then release the stations of dead nodes."""
