@@ -103,7 +103,11 @@ class BulkStatement:
         return cls(str(compiled), keys, tuple(processors))
 
     def bind(self, values: dict[str, Any]) -> list[Any]:
-        row = [values[key] for key in self.keys]
+        return self.bind_ordered([values[key] for key in self.keys])
+
+    def bind_ordered(self, values: Sequence[Any]) -> list[Any]:
+        """A row of values already in `keys` order."""
+        row = list(values)
         for position, processor in self.processors:
             row[position] = processor(row[position])
         return row
@@ -160,15 +164,18 @@ class Statements:
                 if not connectors.c[name].primary_key
             },
         )
+        transaction = BulkStatement.compile(
+            update(transactions).where(transactions.c.id == bindparam("row_id")),
+            dialect,
+            UPDATE_COLUMNS,
+        )
+        if transaction.keys != (*UPDATE_COLUMNS, "row_id"):  # Rows.of binds them in this order
+            raise RuntimeError(f"unexpected order of the transaction UPDATE: {transaction.keys}")
         return cls(
             reading=BulkStatement.compile(
                 dml.insert(reading).inline().on_conflict_do_nothing(), dialect, READING_COLUMNS
             ),
-            transaction=BulkStatement.compile(
-                update(transactions).where(transactions.c.id == bindparam("row_id")),
-                dialect,
-                UPDATE_COLUMNS,
-            ),
+            transaction=transaction,
             transaction_event=BulkStatement.compile(
                 insert(events).inline(),
                 dialect,
@@ -225,9 +232,9 @@ class Rows:
                             transaction_event_values(row_id, message.transaction_event, now)
                         )
                     )
-                values = dict(zip(UPDATE_COLUMNS, update_values(transaction), strict=True))
-                values["row_id"] = row_id
-                transactions[row_id] = sql.transaction.bind(values)
+                transactions[row_id] = sql.transaction.bind_ordered(
+                    (*update_values(transaction), row_id)
+                )
             if message.seen is not None:
                 seen[message.seen.station_id] = sql.heartbeat.bind(
                     {"last_heartbeat_at": message.seen.at, "station_key": message.seen.station_id}

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import lru_cache
 from hashlib import blake2b
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import orjson
@@ -30,10 +32,11 @@ READING_IDENTITY = ("station_id", "evse_id", "timestamp", "identity")
 
 
 class Reading(NamedTuple):
-    """The samples of one timestamp, and the digest that recognises them again."""
+    """The samples of one timestamp, the digest that recognises them again, and their JSON."""
 
     timestamp: datetime
     identity: int
+    samples_json: str
     samples: list[MeterSample]
 
 
@@ -43,6 +46,7 @@ def readings(samples: Sequence[MeterSample]) -> list[Reading]:
     `identity` is a stable signed 64-bit digest (BLAKE2b) of the sorted (measurand, phase,
     location, context) of the group: the same reading sent again has the same identity whatever
     the order of its sampled values; one with another set of values at the same time does not.
+    `samples_json` is `samples_json(samples)`.
     """
     groups: dict[datetime, list[MeterSample]] = {}
     for sample in samples:
@@ -52,8 +56,54 @@ def readings(samples: Sequence[MeterSample]) -> list[Reading]:
         else:
             group.append(sample)
     return [
-        Reading(timestamp, reading_identity(group), group) for timestamp, group in groups.items()
+        Reading(timestamp, *_identity_and_json(group), group) for timestamp, group in groups.items()
     ]
+
+
+# A MeterSample's measurand, unit, phase, location and context; its value; its signed data.
+_SAMPLE_SHAPE = itemgetter(1, 3, 4, 5, 6)
+_VALUE = itemgetter(2)
+_SIGNED_DATA = itemgetter(7)
+_VALUE_MARK = "\x00"  # orjson escapes control characters within strings: only ours is raw
+
+
+class _ReadingShape(NamedTuple):
+    identity: int
+    samples_template: str  # samples_json with a %s for each value
+
+
+@lru_cache(maxsize=4096)
+def _reading_shape(shape: tuple[tuple[str, str, str, str, str], ...]) -> _ReadingShape:
+    """What a station's readings of the same values have in common: a station sends the same
+    measurands, units, phases, locations and contexts message after message, so their digest
+    and JSON are computed once (a third of the writer's binding time otherwise)."""
+    template = orjson.dumps(
+        [
+            {
+                "measurand": measurand,
+                "phase": phase,
+                "location": location,
+                "context": context,
+                "unit": unit,
+                "value": orjson.Fragment(_VALUE_MARK),
+            }
+            for measurand, unit, phase, location, context in shape
+        ]
+    ).decode()
+    return _ReadingShape(
+        identity_of((m, p, loc, c) for m, _, p, loc, c in shape),
+        template.replace("%", "%%").replace(_VALUE_MARK, "%s"),
+    )
+
+
+def _identity_and_json(samples: list[MeterSample]) -> tuple[int, str]:
+    """`reading_identity(samples), samples_json(samples)`, from the shape's cache when every
+    value is a number without signed data (a SignedData value has no number to fill in)."""
+    shape = _reading_shape(tuple(map(_SAMPLE_SHAPE, samples)))
+    values = tuple(map(_VALUE, samples))
+    if None in values or list(map(_SIGNED_DATA, samples)).count(None) != len(samples):
+        return shape.identity, samples_json(samples)
+    return shape.identity, shape.samples_template % values
 
 
 def reading_identity(samples: Iterable[MeterSample]) -> int:
@@ -79,7 +129,7 @@ def reading_values(
         transaction_row_id,
         reading.timestamp,
         reading.identity,
-        samples_json(reading.samples),
+        reading.samples_json,
     )
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from central_system.domain.metering import MeterSample
-from central_system.persistence.columns import identity_of, reading_identity, readings
+from central_system.persistence.columns import identity_of, reading_identity, readings, samples_json
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -65,3 +65,28 @@ def test_the_identity_is_stable_across_processes_and_releases() -> None:
     }
     assert printed == {str(identity_of([("SoC", "", "EV", "")]))}
     assert identity_of([("SoC", "", "EV", "")]) == 3717459676802634181
+
+
+def test_a_readings_json_is_the_same_from_the_shape_cache_and_without_it() -> None:
+    """The writer fills a station's recurring reading shape with the values; what it stores
+    must be samples_json's text exactly (signed data, a value without a number, quotes and
+    percent signs in the names included)."""
+    later = T0 + timedelta(seconds=1)
+    plain = [
+        MeterSample(T0, "Energy.Active.Import.Register", Decimal("1078"), "Wh"),
+        MeterSample(T0, "Current.Import", Decimal("15.50"), "A", "L1", "Outlet", "Sample.Clock"),
+        MeterSample(T0, 'Odd "100%" %s', Decimal("-0.001"), "%d", '"', "%%", "\\"),
+        MeterSample(T0, "SoC", Decimal("1E+2"), "Percent", location="EV"),
+    ]
+    signed = [
+        MeterSample(later, "Energy.Active.Import.Register", Decimal(5), "Wh", signed_data="sig"),
+        MeterSample(later, "Power.Active.Import", None, "W", signed_data="blob"),
+    ]
+    for _ in range(2):  # the second time from the cache
+        grouped = readings(plain + signed)
+        assert [r.samples_json for r in grouped] == [samples_json(plain), samples_json(signed)]
+        assert [r.identity for r in grouped] == [reading_identity(plain), reading_identity(signed)]
+    # the same shape with other values is filled in, not taken from the cache
+    other = [sample._replace(value=Decimal(7)) for sample in plain]
+    assert readings(other)[0].samples_json == samples_json(other)
+    assert '"value":7}' in readings(other)[0].samples_json
