@@ -231,10 +231,13 @@ class CentralSystem:
                 update_interval_s=settings.cost_update_interval,
             ),
         )
-        self.events.subscribe(self.services.transactions.running.on_events)
-        self.events.subscribe(self.services.stations.connector_states.on_events)
-        self.events.subscribe(self.services.load_management.on_events)
-        self.events.subscribe(self.services.local_lists.on_events)
+        for subscriber in (
+            self.services.transactions.running,
+            self.services.stations.connector_states,
+            self.services.load_management,
+            self.services.local_lists,
+        ):
+            self.events.subscribe(subscriber.on_events, *subscriber.EVENT_KINDS)
         self.services.data_transfer.register(
             signal.VENDOR_ID, signal.MESSAGE_ID, self.services.stations.signal_report
         )

@@ -32,6 +32,7 @@ class ApiMetrics:
             ["action", "direction"],
             registry=self.registry,
         )
+        self._message_counters: dict[tuple[str, str], Any] = {}
         self.api_latency = Histogram(
             "evcharge_api_request_duration_seconds",
             "API request latency by route template, method and status.",
@@ -40,7 +41,13 @@ class ApiMetrics:
         )
 
     def count_message(self, action: str, direction: str) -> None:
-        self.ocpp_messages.labels(action=action, direction=direction).inc()
+        """Counted for every OCPP message: the labelled counter is looked up once (labels()
+        takes a lock and builds a key each time)."""
+        counter = self._message_counters.get((action, direction))
+        if counter is None:
+            counter = self.ocpp_messages.labels(action=action, direction=direction)
+            self._message_counters[(action, direction)] = counter
+        counter.inc()
 
     def received(self, action: str) -> None:
         self.count_message(action, "received")

@@ -135,9 +135,11 @@ class ApiRuntime:
         self.port: int | None = None
         self._queue: asyncio.Queue[DomainEvent] = asyncio.Queue()
 
+    _EVENT_KINDS = (TransactionStarted, TransactionEnded)
+
     def _on_events(self, events: Iterable[DomainEvent]) -> None:
         for event in events:
-            if isinstance(event, TransactionStarted | TransactionEnded):
+            if isinstance(event, self._EVENT_KINDS):
                 self._queue.put_nowait(event)
 
     async def _consume(self) -> None:
@@ -221,7 +223,7 @@ class ApiRuntime:
         server = _Server(config)
         sock = self._bind()
         self.port = sock.getsockname()[1]
-        self.events.subscribe(self._on_events)
+        self.events.subscribe(self._on_events, *self._EVENT_KINDS)
         try:
             await self.charging.reconcile()
             async with asyncio.TaskGroup() as tasks:

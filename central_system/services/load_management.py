@@ -393,8 +393,10 @@ class LoadManagementService:
 
     # --- triggers ------------------------------------------------------------------------------
 
+    EVENT_KINDS = (TransactionStarted, TransactionEnded)
+
     def on_events(self, events: Iterable[DomainEvent]) -> None:
-        """EventBus subscriber: sessions starting and ending at a station."""
+        """EventBus subscriber (EVENT_KINDS): sessions starting and ending at a station."""
         for event in events:
             if isinstance(event, TransactionStarted):
                 self._queue.put_nowait(_Work(event.transaction.station_id))

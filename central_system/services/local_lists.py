@@ -155,8 +155,11 @@ class LocalListService:
         self._pending.stations.add(station_id)
         self._wake.set()
 
+    EVENT_KINDS = (StationConnected,)
+
     def on_events(self, events: Iterable[DomainEvent]) -> None:
-        """Event-bus subscriber: a station that reconnects gets the changes it missed."""
+        """Event-bus subscriber (EVENT_KINDS): a station that reconnects gets the changes it
+        missed."""
         for event in events:
             if isinstance(event, StationConnected):
                 self.station_connected(event.station_id)

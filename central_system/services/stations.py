@@ -88,10 +88,13 @@ class ConnectorStates:
     def forget(self, station_id: str) -> None:
         self._by_station.pop(station_id, None)
 
+    EVENT_KINDS = (StationConnected, StationDisconnected)
+
     def on_events(self, events: Iterable[DomainEvent]) -> None:
-        """Event-bus subscriber: a station (re)connecting or leaving starts afresh."""
+        """Event-bus subscriber (EVENT_KINDS): a station (re)connecting or leaving starts
+        afresh."""
         for event in events:
-            if isinstance(event, (StationConnected, StationDisconnected)):
+            if isinstance(event, self.EVENT_KINDS):
                 self.forget(event.station_id)
 
 

@@ -82,13 +82,20 @@ class StationOperationsAdapter(StationCommands):
         return await super().send(station_id, action, payload, timeout)
 
 
+# What CountingRouter reports for an action without a handler: a station chooses the names
+# it sends, and a metric label per name would grow without bound.
+UNHANDLED_ACTION = "other"
+
+
 class CountingRouter:
-    """A Router that reports every action a station calls before handing it on."""
+    """A Router that reports every action a station calls (UNHANDLED_ACTION for those it has no
+    handler for) before handing it on."""
 
     def __init__(self, router: Router, on_receive: Callable[[str], None]) -> None:
         self._router = router
         self._on_receive = on_receive
 
     def handler(self, action: str) -> Handler | None:
-        self._on_receive(action)
-        return self._router.handler(action)
+        handler = self._router.handler(action)
+        self._on_receive(action if handler is not None else UNHANDLED_ACTION)
+        return handler

@@ -48,14 +48,15 @@ def meter_values(payload: list[dict[str, Any]]) -> list[RawMeterValue]:
         RawMeterValue(
             timestamp=timestamp(mv, "timestamp"),
             samples=[
-                RawSample(
-                    value=sv["value"],
-                    measurand=sv.get("measurand"),
-                    unit=sv.get("unit"),
-                    phase=sv.get("phase"),
-                    location=sv.get("location"),
-                    context=sv.get("context"),
-                    format=sv.get("format"),
+                RawSample(  # positional: 9 per message, and keywords cost a third more
+                    sv["value"],
+                    sv.get("measurand"),
+                    sv.get("unit"),
+                    0,  # multiplier: 2.0.1 only
+                    sv.get("phase"),
+                    sv.get("location"),
+                    sv.get("context"),
+                    sv.get("format"),
                 )
                 for sv in mv["sampledValue"]
             ],

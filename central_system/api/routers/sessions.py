@@ -139,7 +139,9 @@ async def stream(ctx: Ctx, caller: Caller, session_id: SessionPath) -> Streaming
             if relevant(event):
                 queue.put_nowait(event)
 
-    ctx.events.subscribe(on_events)  # before the first snapshot: nothing falls in between
+    ctx.events.subscribe(  # before the first snapshot: nothing falls in between
+        on_events, ReceiptIssued, MeterValuesReceived, TransactionStarted, TransactionEnded
+    )
     ctx.streams.add(queue)
     return StreamingResponse(
         _events(ctx, session, queue, on_events),
