@@ -28,7 +28,7 @@ READING_COLUMNS = (
     "samples",
 )
 # The columns of uq_meter_reading_identity: a reading with these already stored is a replay.
-READING_IDENTITY = ("station_id", "evse_id", "timestamp", "identity")
+READING_IDENTITY = ("timestamp", "station_id", "evse_id", "identity")
 
 
 class Reading(NamedTuple):

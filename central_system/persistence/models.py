@@ -160,15 +160,17 @@ class MeterReadingRow(SQLModel, table=True):
     in base units, as one row: `samples` is a JSON array of one object per value
     (columns.samples_json; the view meter_sample has one row per value).
 
-    A reading is stored once: (station, EVSE, timestamp, identity) recognises a replay, where
+    A reading is stored once: (timestamp, station, EVSE, identity) recognises a replay, where
     `identity` is a digest of its values' (measurand, phase, location, context). One row and one
     index entry per message, instead of a row and a 7-column index entry per sampled value, is
-    most of what storing a MeterValues costs (bench/README.md)."""
+    most of what storing a MeterValues costs (bench/README.md). The key begins with the time, so
+    that the readings of hundreds of stations committed together are new entries at the end of
+    its index, not one in each station's part of it (migration 0007)."""
 
     __tablename__ = "meter_reading"
     __table_args__ = (
         UniqueConstraint(
-            "station_id", "evse_id", "timestamp", "identity", name="uq_meter_reading_identity"
+            "timestamp", "station_id", "evse_id", "identity", name="uq_meter_reading_identity"
         ),
         Index("ix_meter_reading_transaction", "transaction_row_id", "timestamp"),
     )

@@ -16,8 +16,20 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Numeric, String, Table, func, insert, select
-from sqlalchemy.engine import make_url
+from alembic import command
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    func,
+    insert,
+    inspect,
+    select,
+)
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from central_system.domain.connectors import (
@@ -41,6 +53,7 @@ from central_system.persistence.batch_store import (
 )
 from central_system.persistence.database import create_engine, session_factory
 from central_system.persistence.group_commit import GroupCommitWriter
+from central_system.persistence.migrate import alembic_config
 from central_system.persistence.models import (
     ConnectorRow,
     ConnectorStatusLogRow,
@@ -494,3 +507,46 @@ async def test_an_update_written_after_the_stop_does_not_undo_it(database_url: s
             "Local",
         )
         assert stored.live.energy_register_wh == 1_029  # the update's live values are saved
+
+
+async def unique_key_of_readings(engine: AsyncEngine) -> list[str]:
+    async with engine.connect() as connection:
+        constraints = await connection.run_sync(
+            lambda sync: inspect(sync).get_unique_constraints("meter_reading")
+        )
+    return next(c["column_names"] for c in constraints if c["name"] == "uq_meter_reading_identity")
+
+
+def _downgrade(connection: Connection, url: str, revision: str) -> None:
+    config = alembic_config(url)
+    config.attributes["connection"] = connection
+    command.downgrade(config, revision)
+
+
+async def test_readings_are_recognised_again_across_the_reordering_of_their_key(
+    unmigrated_url: str,
+) -> None:
+    """Migration 0007 puts meter_reading's unique key in time order, and back on downgrade:
+    the stored readings and the view over them stay, and a replay of a reading stored before
+    is still recognised after it."""
+    from central_system.persistence.migrate import upgrade
+
+    await upgrade(unmigrated_url, "0006")
+    async with running_writer(unmigrated_url) as parts:
+        by_station = ["station_id", "evse_id", "timestamp", "identity"]
+        assert await unique_key_of_readings(parts.engine) == by_station
+        for minute in (1, 2):
+            assert await parts.writer.write(meter_write(parts.transaction, minute)) == 3
+        await upgrade(unmigrated_url)
+        in_time_order = ["timestamp", "station_id", "evse_id", "identity"]
+        assert await unique_key_of_readings(parts.engine) == in_time_order
+        assert await parts.writer.write(meter_write(parts.transaction, 2)) == 0  # a replay
+        assert await parts.writer.write(meter_write(parts.transaction, 3)) == 3
+        assert await count(parts.engine, MeterSampleRow) == 9
+
+        async with parts.engine.begin() as connection:
+            await connection.run_sync(_downgrade, unmigrated_url, "0006")
+        assert await unique_key_of_readings(parts.engine) == by_station
+        assert await parts.writer.write(meter_write(parts.transaction, 3)) == 0
+        assert await count(parts.engine, MeterReadingRow) == 3
+        assert await count(parts.engine, MeterSampleRow) == 9
