@@ -41,12 +41,21 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     return create_async_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
+# Pages the WAL may hold before a commit copies them into the database file (SQLite's default
+# is 1,000, 4 MiB). The group commit rewrites the same last pages of the readings' indexes
+# batch after batch; a checkpoint copies each page once however often it was rewritten, so
+# rarer checkpoints copy less (the SQLite writer's CPU per MeterValues -25 % measured alone).
+WAL_AUTOCHECKPOINT_PAGES = 16_000  # 64 MiB with 4 KiB pages
+
+
 def configure_sqlite_connection(dbapi_connection: Any) -> None:
-    """WAL, a commit is durable when it returns (synchronous=FULL), foreign keys, and waiting up
-    to 30 s for another writer. The caller begins its transactions (BEGIN IMMEDIATE)."""
+    """WAL checkpointed every WAL_AUTOCHECKPOINT_PAGES, a commit is durable when it returns
+    (synchronous=FULL), foreign keys, and waiting up to 30 s for another writer. The caller
+    begins its transactions (BEGIN IMMEDIATE)."""
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")

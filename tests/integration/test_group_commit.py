@@ -51,7 +51,11 @@ from central_system.persistence.batch_store import (
     SqliteBatchStore,
     batch_store_for,
 )
-from central_system.persistence.database import create_engine, session_factory
+from central_system.persistence.database import (
+    WAL_AUTOCHECKPOINT_PAGES,
+    create_engine,
+    session_factory,
+)
 from central_system.persistence.group_commit import GroupCommitWriter
 from central_system.persistence.migrate import alembic_config
 from central_system.persistence.models import (
@@ -550,3 +554,25 @@ async def test_readings_are_recognised_again_across_the_reordering_of_their_key(
         assert await parts.writer.write(meter_write(parts.transaction, 3)) == 0
         assert await count(parts.engine, MeterReadingRow) == 3
         assert await count(parts.engine, MeterSampleRow) == 9
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_sqlite_wal_is_checkpointed_after_many_batches_not_after_each_few(
+    database_url: str,
+) -> None:
+    """Every connection checkpoints the WAL only once it holds WAL_AUTOCHECKPOINT_PAGES: a
+    checkpoint copies each page once however often batches rewrote it, so at SQLite's default
+    (1,000 pages) the group commit copied the same index pages into the database again and
+    again."""
+    path = Path(make_url(database_url).database or "")
+    async with running_writer(database_url) as parts:
+        async with parts.engine.connect() as connection:
+            pages = await connection.exec_driver_sql("PRAGMA wal_autocheckpoint")
+            assert pages.scalar_one() == WAL_AUTOCHECKPOINT_PAGES
+        minute = 0
+        wal = path.with_name(path.name + "-wal")
+        while wal.stat().st_size < 1_200 * 4096:  # past SQLite's default: not checkpointed
+            minute += 1
+            assert minute < 5_000, "the WAL stopped growing: it was checkpointed"
+            assert await parts.writer.write(meter_write(parts.transaction, minute)) == 3
+    assert WAL_AUTOCHECKPOINT_PAGES > 1_200
