@@ -7,7 +7,7 @@ reading is recognised as the same one. Energy registers are integers in Wh.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -75,32 +75,11 @@ class InvalidSample(ValueError):
     """A sampled value that cannot be read as a number."""
 
 
-class RawSample(NamedTuple):
-    """A sampled value as a station sent it (1.6 value is text, 2.0.1 a number).
+class MeterSample(NamedTuple):
+    """A normalised sample (`sampled_value`). `value` is None only for 1.6 SignedData samples.
 
     Sampled values are the most numerous objects of the hot path (nine per MeterValues in the
     bench): a NamedTuple is built in a quarter of a frozen dataclass's time."""
-
-    value: str | int | float | Decimal
-    measurand: str | None = None
-    unit: str | None = None
-    multiplier: int = 0
-    phase: str | None = None
-    location: str | None = None
-    context: str | None = None
-    format: str | None = None
-    signed_data: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RawMeterValue:
-    timestamp: datetime
-    samples: Sequence[RawSample]
-
-
-class MeterSample(NamedTuple):
-    """A normalised sample. `value` is None only for 1.6 SignedData samples. A NamedTuple, as
-    RawSample is."""
 
     timestamp: datetime
     measurand: str
@@ -131,42 +110,51 @@ def _to_decimal(value: str | int | float | Decimal) -> Decimal:
     return number
 
 
-def normalise_sample(timestamp: datetime, raw: RawSample) -> MeterSample:
-    """Normalise one sampled value; raises InvalidSample for a non-numeric Raw value."""
-    measurand = raw.measurand or ENERGY_IMPORT_REGISTER
-    base_unit, factor = _base_unit(raw.unit or default_unit(measurand) or "")
-    value: Decimal | None
-    signed_data: str | None
-    if raw.format == FORMAT_SIGNED:
+def sampled_value(
+    timestamp: datetime,
+    value: str | int | float | Decimal,
+    measurand: str | None = None,
+    unit: str | None = None,
+    multiplier: int = 0,
+    phase: str | None = None,
+    location: str | None = None,
+    context: str | None = None,
+    format: str | None = None,
+    signed_data: str | None = None,
+) -> MeterSample:
+    """Normalise one sampled value as a station sent it (the 1.6 value is text, 2.0.1 a number
+    with a multiplier); raises InvalidSample for a Raw value that is not a number. The
+    transports call it positionally, straight from the message: nine per MeterValues."""
+    measurand = measurand or ENERGY_IMPORT_REGISTER
+    base_unit, factor = _base_unit(unit or default_unit(measurand) or "")
+    number: Decimal | None
+    if format == FORMAT_SIGNED:
         # 1.6: the value itself is the signed meter data blob; there is no number to read.
-        value, signed_data = None, str(raw.value)
+        number, signed_data = None, str(value)
     else:
-        value = _to_decimal(raw.value)
-        if raw.multiplier:
-            value = value.scaleb(raw.multiplier)
+        number = _to_decimal(value)
+        if multiplier:
+            number = number.scaleb(multiplier)
         if factor is not _ONE:
-            value *= factor
-        signed_data = raw.signed_data
-    # positional: nine of these per message, and keywords cost a NamedTuple a third more
+            number *= factor
+    # positional: keywords cost a NamedTuple a third more
     return MeterSample(
         timestamp,
         measurand,
-        value,
+        number,
         base_unit,
-        raw.phase or "",
-        raw.location or "",
-        raw.context or "",
+        phase or "",
+        location or "",
+        context or "",
         signed_data,
     )
 
 
-def normalise(meter_values: Iterable[RawMeterValue]) -> list[MeterSample]:
-    """Normalise all sampled values of one message; raises InvalidSample on the first bad one.
-
-    A 1.6 SignedData sample that repeats a plain sample of the same reading (time, measurand,
-    phase, location, context) is kept on that sample as its signed data: stored apart, the
-    reading would carry the same value twice, once without its number."""
-    samples = [normalise_sample(mv.timestamp, raw) for mv in meter_values for raw in mv.samples]
+def merge_signed(samples: list[MeterSample]) -> list[MeterSample]:
+    """The sampled values of one message, a 1.6 SignedData sample that repeats a plain sample
+    of the same reading (time, measurand, phase, location, context) kept on that sample as its
+    signed data: stored apart, the reading would carry the same value twice, once without its
+    number."""
     if all(sample.value is not None for sample in samples):
         return samples  # no signed data to merge (every message but a few 1.6 ones)
     plain = {_identity(s): i for i, s in enumerate(samples) if s.value is not None}

@@ -17,7 +17,7 @@ and a replay take a unit of work of their own, as before.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -33,7 +33,7 @@ from central_system.domain.events import (
     TransactionEnded,
     TransactionStarted,
 )
-from central_system.domain.metering import MeterSample, RawMeterValue, normalise
+from central_system.domain.metering import MeterSample
 from central_system.domain.sequence_numbers import SeenSequenceNumbers
 from central_system.domain.transactions import StopDetails, Transaction, TransactionEventType
 from central_system.services.authorization import AuthorizationService
@@ -70,7 +70,7 @@ class TransactionStart:
     remote_start_id: int | None = None
     charging_state: str | None = None
     sequence: EventSequence | None = None
-    meter_values: Sequence[RawMeterValue] = field(default_factory=tuple)
+    samples: list[MeterSample] = field(default_factory=list)  # normalised
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +82,7 @@ class TransactionUpdate:
     charging_state: str | None = None
     remote_start_id: int | None = None
     sequence: EventSequence | None = None
-    meter_values: Sequence[RawMeterValue] = field(default_factory=tuple)
+    samples: list[MeterSample] = field(default_factory=list)  # normalised
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +94,7 @@ class TransactionStop:
     id_token: IdToken | None = None
     key: ConnectorKey | None = None
     sequence: EventSequence | None = None
-    meter_values: Sequence[RawMeterValue] = field(default_factory=tuple)
+    samples: list[MeterSample] = field(default_factory=list)  # normalised
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +171,7 @@ class TransactionService:
             self.running.forget(station_id, request.transaction_id)
 
     async def _start(self, station_id: str, request: TransactionStart) -> TransactionResult:
-        samples = normalise(request.meter_values)
+        samples = request.samples
         now = self._clock.now()
         async with self._uow() as uow:
             existing = await self._find_existing(uow, station_id, request)
@@ -187,7 +187,7 @@ class TransactionService:
                     charging_state=request.charging_state,
                     remote_start_id=request.remote_start_id,
                     sequence=request.sequence,
-                    meter_values=request.meter_values,
+                    samples=request.samples,
                 )
                 return await self._update_in(uow, station_id, existing, update, samples, now)
 
@@ -231,7 +231,7 @@ class TransactionService:
         return TransactionResult(transaction, info)
 
     async def update(self, station_id: str, request: TransactionUpdate) -> TransactionResult:
-        samples = normalise(request.meter_values)
+        samples = request.samples
         running = await self._running(station_id, request.transaction_id, request.sequence)
         if running is None:
             return await self._update_unknown(station_id, request, samples)
@@ -340,7 +340,7 @@ class TransactionService:
                 remote_start_id=request.remote_start_id,
                 charging_state=request.charging_state,
                 sequence=request.sequence,
-                meter_values=request.meter_values,
+                samples=request.samples,
             ),
         )
 
@@ -351,7 +351,7 @@ class TransactionService:
             self.running.forget(station_id, request.transaction_id)
 
     async def _stop(self, station_id: str, request: TransactionStop) -> TransactionResult:
-        samples = normalise(request.meter_values)
+        samples = request.samples
         now = self._clock.now()
         async with self._uow() as uow:
             transaction = await uow.transactions.get(station_id, request.transaction_id)
@@ -431,7 +431,7 @@ class TransactionService:
         self,
         station_id: str,
         key: ConnectorKey,
-        meter_values: Sequence[RawMeterValue],
+        samples: list[MeterSample],
         transaction_id: str | None = None,
     ) -> None:
         """MeterValues outside TransactionEvent: 1.6 (with or without transactionId) and
@@ -443,11 +443,11 @@ class TransactionService:
                     transaction_id=transaction_id,
                     timestamp=self._clock.now(),
                     key=key,
-                    meter_values=meter_values,
+                    samples=samples,
                 ),
             )
             return
-        await self._write_samples(station_id, key, normalise(meter_values))
+        await self._write_samples(station_id, key, samples)
 
     async def _write_samples(
         self, station_id: str, key: ConnectorKey, samples: list[MeterSample]

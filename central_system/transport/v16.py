@@ -11,7 +11,7 @@ from typing import Any
 
 from central_system.domain.authorization import AuthorizationStatus, IdToken, IdTokenInfo
 from central_system.domain.connectors import ConnectorKey, ConnectorStatus, StatusReport
-from central_system.domain.metering import RawMeterValue, RawSample
+from central_system.domain.metering import MeterSample, merge_signed, sampled_value
 from central_system.domain.stations import BootInfo
 from central_system.domain.transactions import ocpp16_start_key
 from central_system.services.transactions import TransactionStart, TransactionStop
@@ -43,26 +43,26 @@ def id_tag_info(info: IdTokenInfo) -> dict[str, Any]:
     )
 
 
-def meter_values(payload: list[dict[str, Any]]) -> list[RawMeterValue]:
-    return [
-        RawMeterValue(
-            timestamp=timestamp(mv, "timestamp"),
-            samples=[
-                RawSample(  # positional: 9 per message, and keywords cost a third more
-                    sv["value"],
-                    sv.get("measurand"),
-                    sv.get("unit"),
-                    0,  # multiplier: 2.0.1 only
-                    sv.get("phase"),
-                    sv.get("location"),
-                    sv.get("context"),
-                    sv.get("format"),
-                )
-                for sv in mv["sampledValue"]
-            ],
-        )
-        for mv in payload
-    ]
+def meter_values(payload: list[dict[str, Any]]) -> list[MeterSample]:
+    """The normalised sampled values of a meterValue/transactionData list (J01)."""
+    samples: list[MeterSample] = []
+    for mv in payload:
+        at = timestamp(mv, "timestamp")
+        samples += [
+            sampled_value(  # positional: 9 per message, and keywords cost a third more
+                at,
+                sv["value"],
+                sv.get("measurand"),
+                sv.get("unit"),
+                0,  # multiplier: 2.0.1 only
+                sv.get("phase"),
+                sv.get("location"),
+                sv.get("context"),
+                sv.get("format"),
+            )
+            for sv in mv["sampledValue"]
+        ]
+    return merge_signed(samples)
 
 
 class Ocpp16Handlers(HandlerSet):
@@ -154,7 +154,7 @@ class Ocpp16Handlers(HandlerSet):
                 meter_stop_wh=p["meterStop"],
                 reason=p.get("reason"),
                 id_token=IdToken(id_tag) if id_tag else None,
-                meter_values=meter_values(p.get("transactionData", [])),
+                samples=meter_values(p.get("transactionData", [])),
             ),
         )
         if result.id_token_info is None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from central_system.domain.authorization import IdToken, IdTokenInfo
 from central_system.domain.connectors import ConnectorKey, ConnectorStatus, StatusReport
-from central_system.domain.metering import RawMeterValue, RawSample
+from central_system.domain.metering import MeterSample, sampled_value
 from central_system.domain.signal import SignalReading, quality_for_dbm
 from central_system.domain.smart_charging import ChargingLimitSource
 from central_system.domain.stations import BootInfo, RegistrationStatus
@@ -55,15 +55,17 @@ def id_token_info(info: IdTokenInfo) -> dict[str, Any]:
     )
 
 
-def meter_values(payload: list[dict[str, Any]]) -> list[RawMeterValue]:
-    result = []
+def meter_values(payload: list[dict[str, Any]]) -> list[MeterSample]:
+    """The normalised sampled values of a meterValue list (J02)."""
+    samples: list[MeterSample] = []
     for mv in payload:
-        samples = []
+        at = timestamp(mv, "timestamp")
         for sv in mv["sampledValue"]:
             unit = sv.get("unitOfMeasure") or {}
             signed = sv.get("signedMeterValue")
             samples.append(
-                RawSample(  # positional: 9 per message, and keywords cost a third more
+                sampled_value(  # positional: 9 per message, and keywords cost a third more
+                    at,
                     sv["value"],
                     sv.get("measurand"),
                     unit.get("unit"),
@@ -77,8 +79,7 @@ def meter_values(payload: list[dict[str, Any]]) -> list[RawMeterValue]:
                     json.dumps(signed, separators=(",", ":")) if signed else None,
                 )
             )
-        result.append(RawMeterValue(timestamp(mv, "timestamp"), samples))
-    return result
+    return samples
 
 
 def _is_signal_strength(data: dict[str, Any]) -> bool:
@@ -177,7 +178,7 @@ class Ocpp201Handlers(HandlerSet):
                     remote_start_id=info.get("remoteStartId"),
                     charging_state=info.get("chargingState"),
                     sequence=sequence,
-                    meter_values=values,
+                    samples=values,
                 ),
             )
         elif event_type is TransactionEventType.UPDATED:
@@ -191,7 +192,7 @@ class Ocpp201Handlers(HandlerSet):
                     charging_state=info.get("chargingState"),
                     remote_start_id=info.get("remoteStartId"),
                     sequence=sequence,
-                    meter_values=values,
+                    samples=values,
                 ),
             )
         else:
@@ -204,7 +205,7 @@ class Ocpp201Handlers(HandlerSet):
                     id_token=token,
                     key=key,
                     sequence=sequence,
-                    meter_values=values,
+                    samples=values,
                 ),
             )
         response: dict[str, Any] = {}

@@ -27,12 +27,9 @@ from central_system.domain.data_transfer import DataTransferStatus, route_status
 from central_system.domain.metering import (
     InvalidSample,
     LiveValues,
-    RawMeterValue,
-    RawSample,
     energy_readings,
     latest_live_values,
-    normalise,
-    normalise_sample,
+    sampled_value,
 )
 from central_system.domain.stations import (
     Admission,
@@ -195,54 +192,48 @@ def test_ocpp16_connector_mapping() -> None:
 @pytest.mark.parametrize(
     ("raw", "value", "unit"),
     [
-        (RawSample("12.5", unit="kWh"), Decimal("12500"), "Wh"),
-        (RawSample("12500"), Decimal("12500"), "Wh"),  # 1.6 default measurand and unit
-        (RawSample("7.4", measurand="Power.Active.Import", unit="kW"), Decimal("7400"), "W"),
-        (RawSample("16", measurand="Current.Import"), Decimal("16"), "A"),
-        (RawSample(2302, measurand="Voltage", unit="V", multiplier=-1), Decimal("230.2"), "V"),
-        (RawSample(1, unit="Wh", multiplier=3), Decimal("1000"), "Wh"),
-        (RawSample("80", measurand="SoC"), Decimal("80"), "Percent"),
-        (
-            RawSample("1.5", measurand="Energy.Reactive.Import.Register", unit="kvarh"),
-            Decimal("1500"),
-            "varh",
-        ),
+        (("12.5", None, "kWh"), Decimal("12500"), "Wh"),
+        (("12500",), Decimal("12500"), "Wh"),  # 1.6 default measurand and unit
+        (("7.4", "Power.Active.Import", "kW"), Decimal("7400"), "W"),
+        (("16", "Current.Import"), Decimal("16"), "A"),
+        (("16 ", "Current.Import"), Decimal("16"), "A"),  # surrounding blanks
+        ((2302, "Voltage", "V", -1), Decimal("230.2"), "V"),  # 2.0.1 number and multiplier
+        ((0.1, "Voltage", "kV"), Decimal("100"), "V"),  # a float by its decimal text
+        ((1, None, "Wh", 3), Decimal("1000"), "Wh"),
+        (("80", "SoC"), Decimal("80"), "Percent"),
+        (("1.5", "Energy.Reactive.Import.Register", "kvarh"), Decimal("1500"), "varh"),
     ],
 )
-def test_sample_normalisation(raw: RawSample, value: Decimal, unit: str) -> None:
-    sample = normalise_sample(T0, raw)
+def test_sample_normalisation(raw: tuple[object, ...], value: Decimal, unit: str) -> None:
+    sample = sampled_value(T0, *raw)  # type: ignore[arg-type]
     assert (sample.value, sample.unit) == (value, unit)
 
 
 @given(st.decimals(min_value=0, max_value=10**9, places=3, allow_nan=False))
 def test_kwh_and_wh_readings_are_the_same_energy(kwh: Decimal) -> None:
-    in_kwh = normalise_sample(T0, RawSample(str(kwh), unit="kWh"))
-    in_wh = normalise_sample(T0, RawSample(str(kwh * 1000), unit="Wh"))
+    in_kwh = sampled_value(T0, str(kwh), unit="kWh")
+    in_wh = sampled_value(T0, str(kwh * 1000), unit="Wh")
     assert in_kwh.value == in_wh.value
 
 
 def test_signed_16_sample_keeps_the_blob() -> None:
-    sample = normalise_sample(T0, RawSample("AQIDBA==", format="SignedData"))
+    sample = sampled_value(T0, "AQIDBA==", format="SignedData")
     assert sample.value is None and sample.signed_data == "AQIDBA=="
 
 
 @pytest.mark.parametrize("bad", ["abc", "NaN", "Infinity", ""])
 def test_non_numeric_sample_is_invalid(bad: str) -> None:
     with pytest.raises(InvalidSample):
-        normalise_sample(T0, RawSample(bad))
+        sampled_value(T0, bad)
 
 
 def test_energy_readings_prefer_transaction_contexts() -> None:
-    samples = normalise(
-        [
-            RawMeterValue(T0 + timedelta(seconds=10), [RawSample("150")]),
-            RawMeterValue(T0, [RawSample("100", context="Transaction.Begin")]),
-            RawMeterValue(
-                T0 + timedelta(seconds=20), [RawSample("300", context="Transaction.End")]
-            ),
-            RawMeterValue(T0 + timedelta(seconds=20), [RawSample("50", phase="L1")]),
-        ]
-    )
+    samples = [
+        sampled_value(T0 + timedelta(seconds=10), "150"),
+        sampled_value(T0, "100", context="Transaction.Begin"),
+        sampled_value(T0 + timedelta(seconds=20), "300", context="Transaction.End"),
+        sampled_value(T0 + timedelta(seconds=20), "50", phase="L1"),
+    ]
     readings = energy_readings(samples)
     assert (readings.first_wh, readings.last_wh, readings.begin_wh, readings.end_wh) == (
         100,
@@ -253,20 +244,11 @@ def test_energy_readings_prefer_transaction_contexts() -> None:
 
 
 def test_live_values_ignore_older_samples() -> None:
-    newer = normalise(
-        [RawMeterValue(T0 + timedelta(seconds=60), [RawSample("55", measurand="SoC")])]
-    )
-    older = normalise(
-        [
-            RawMeterValue(
-                T0,
-                [
-                    RawSample("40", measurand="SoC"),
-                    RawSample("7", unit="kW", measurand="Power.Active.Import"),
-                ],
-            )
-        ]
-    )
+    newer = [sampled_value(T0 + timedelta(seconds=60), "55", measurand="SoC")]
+    older = [
+        sampled_value(T0, "40", measurand="SoC"),
+        sampled_value(T0, "7", unit="kW", measurand="Power.Active.Import"),
+    ]
     live = latest_live_values(latest_live_values(LiveValues(), newer), older)
     assert live.soc_percent == Decimal(55) and live.power_w is None
 
@@ -281,11 +263,9 @@ def transaction(**kwargs: object) -> Transaction:
 
 
 def test_start_register_from_first_reading_then_begin_context() -> None:
-    tx = apply_samples(transaction(), normalise([RawMeterValue(T0, [RawSample("1000")])]))
+    tx = apply_samples(transaction(), [sampled_value(T0, "1000")])
     assert tx.meter_start_wh == 1000
-    tx = apply_samples(
-        tx, normalise([RawMeterValue(T0, [RawSample("900", context="Transaction.Begin")])])
-    )
+    tx = apply_samples(tx, [sampled_value(T0, "900", context="Transaction.Begin")])
     assert tx.meter_start_wh == 900
 
 
@@ -300,9 +280,7 @@ def test_end_is_idempotent_and_energy_is_never_negative() -> None:
 
 
 def test_end_without_meter_stop_uses_the_end_register() -> None:
-    samples = normalise(
-        [RawMeterValue(T0, [RawSample("4.2", unit="kWh", context="Transaction.End")])]
-    )
+    samples = [sampled_value(T0, "4.2", unit="kWh", context="Transaction.End")]
     ended = end(transaction(meter_start_wh=1000), StopDetails(T0, None, "EVDisconnected"), samples)
     assert (ended.meter_stop_wh, ended.energy_wh) == (4200, 3200)
 

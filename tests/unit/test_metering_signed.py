@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from central_system.domain.connectors import ConnectorKey
-from central_system.domain.metering import RawMeterValue, RawSample, normalise
+from central_system.domain.metering import merge_signed, sampled_value
 from central_system.domain.transactions import UNKNOWN_EVSE, Transaction, at_evse
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -15,16 +15,11 @@ END = "Transaction.End"
 
 
 def test_signed_data_joins_the_plain_sample_of_the_same_reading() -> None:
-    samples = normalise(
+    samples = merge_signed(
         [
-            RawMeterValue(
-                T0,
-                [
-                    RawSample("2000", context=END),
-                    RawSample("OCMF|blob", context=END, format="SignedData"),
-                    RawSample("OCMF|other", context="Sample.Clock", format="SignedData"),
-                ],
-            )
+            sampled_value(T0, "2000", context=END),
+            sampled_value(T0, "OCMF|blob", context=END, format="SignedData"),
+            sampled_value(T0, "OCMF|other", context="Sample.Clock", format="SignedData"),
         ]
     )
     assert [(s.context, s.value, s.signed_data) for s in samples] == [
