@@ -7,7 +7,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import lru_cache
 from hashlib import blake2b
-from operator import itemgetter
+from itertools import repeat
+from operator import is_, itemgetter
 from typing import Any, NamedTuple
 
 import orjson
@@ -31,13 +32,22 @@ READING_COLUMNS = (
 READING_IDENTITY = ("timestamp", "station_id", "evse_id", "identity")
 
 
+# A MeterSample's measurand, unit, phase, location and context; its value; its signed data.
+_SAMPLE_SHAPE = itemgetter(1, 3, 4, 5, 6)
+_TIMESTAMP = itemgetter(0)
+_VALUE = itemgetter(2)
+_SIGNED_DATA = itemgetter(7)
+_NONES = repeat(None)
+_VALUE_MARK = "\x00"  # orjson escapes control characters within strings: only ours is raw
+
+
 class Reading(NamedTuple):
     """The samples of one timestamp, the digest that recognises them again, and their JSON."""
 
     timestamp: datetime
     identity: int
     samples_json: str
-    samples: list[MeterSample]
+    samples: Sequence[MeterSample]
 
 
 def readings(samples: Sequence[MeterSample]) -> list[Reading]:
@@ -48,6 +58,9 @@ def readings(samples: Sequence[MeterSample]) -> list[Reading]:
     the order of its sampled values; one with another set of values at the same time does not.
     `samples_json` is `samples_json(samples)`.
     """
+    if samples and all(map(is_, map(_TIMESTAMP, samples), repeat(samples[0].timestamp))):
+        # one timestamp object for all: a message with one meterValue (nearly every one)
+        return [Reading(samples[0].timestamp, *_identity_and_json(samples), samples)]
     groups: dict[datetime, list[MeterSample]] = {}
     for sample in samples:
         group = groups.get(sample.timestamp)
@@ -58,13 +71,6 @@ def readings(samples: Sequence[MeterSample]) -> list[Reading]:
     return [
         Reading(timestamp, *_identity_and_json(group), group) for timestamp, group in groups.items()
     ]
-
-
-# A MeterSample's measurand, unit, phase, location and context; its value; its signed data.
-_SAMPLE_SHAPE = itemgetter(1, 3, 4, 5, 6)
-_VALUE = itemgetter(2)
-_SIGNED_DATA = itemgetter(7)
-_VALUE_MARK = "\x00"  # orjson escapes control characters within strings: only ours is raw
 
 
 class _ReadingShape(NamedTuple):
@@ -96,12 +102,13 @@ def _reading_shape(shape: tuple[tuple[str, str, str, str, str], ...]) -> _Readin
     )
 
 
-def _identity_and_json(samples: list[MeterSample]) -> tuple[int, str]:
+def _identity_and_json(samples: Sequence[MeterSample]) -> tuple[int, str]:
     """`reading_identity(samples), samples_json(samples)`, from the shape's cache when every
     value is a number without signed data (a SignedData value has no number to fill in)."""
     shape = _reading_shape(tuple(map(_SAMPLE_SHAPE, samples)))
     values = tuple(map(_VALUE, samples))
-    if None in values or list(map(_SIGNED_DATA, samples)).count(None) != len(samples):
+    # by identity: `None in values` compares each Decimal with None, an isinstance of an ABC
+    if any(map(is_, values, _NONES)) or not all(map(is_, map(_SIGNED_DATA, samples), _NONES)):
         return shape.identity, samples_json(samples)
     return shape.identity, shape.samples_template % values
 
