@@ -11,6 +11,7 @@ whose peer does not read what is sent (its write buffer full) is not pinged (a p
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 from collections import deque
@@ -44,7 +45,9 @@ class Keepalive:
         self._next = 0  # the slice pinged at the next tick
         # Pings awaiting their pong, by the time they are overdue.
         self._waiting: deque[tuple[float, list[tuple[PingedConnection, Awaitable[Any]]]]] = deque()
-        self._closing: set[asyncio.Task[None]] = set()
+        # Connections closed for a missing pong, until their close is done: with a time-out
+        # longer than the interval one has several pings overdue, and is closed once.
+        self._closing: dict[PingedConnection, asyncio.Task[None]] = {}
         self.pings = 0  # sent (for tests and metrics)
         self.timeouts = 0  # connections closed for a missing pong
 
@@ -66,7 +69,7 @@ class Keepalive:
                 self._next = (index + 1) % len(self._slices)
                 self._slices[index] = await self._ping(self._slices[index], now)
         finally:
-            for task in list(self._closing):
+            for task in list(self._closing.values()):
                 task.cancel()
 
     async def _ping(
@@ -99,14 +102,17 @@ class Keepalive:
                     if not pong.cancelled():
                         pong.exception()  # a closed connection's: retrieved, nothing to do
                     continue
-                if connection.state is State.OPEN:
+                if connection.state is State.OPEN and connection not in self._closing:
                     self.timeouts += 1
                     log.info("no pong within %g s: closing the connection", self._timeout)
                     task = asyncio.create_task(
                         connection.close(KEEPALIVE_CLOSE_CODE, "keepalive ping timeout")
                     )
-                    self._closing.add(task)
-                    task.add_done_callback(self._closing.discard)
+                    self._closing[connection] = task
+                    task.add_done_callback(functools.partial(self._closed, connection))
+
+    def _closed(self, connection: PingedConnection, _: asyncio.Task[None]) -> None:
+        self._closing.pop(connection, None)
 
 
 __all__ = ["KEEPALIVE_CLOSE_CODE", "Keepalive"]

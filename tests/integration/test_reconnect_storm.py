@@ -142,8 +142,13 @@ async def test_admission_without_a_database_gets_503(
     assert "Retry-After" in refused.value.response.headers
 
 
-async def test_keepalive_closes_a_connection_that_stopped_answering(database_url: str) -> None:
-    settings = test_settings(database_url, ocpp_ping_interval=0.2, ocpp_ping_timeout=0.3)
+@pytest.mark.parametrize("ping_timeout", [0.3, 1.0])
+async def test_keepalive_closes_a_connection_that_stopped_answering(
+    database_url: str, ping_timeout: float
+) -> None:
+    """Closed once (close code 1011), also when the time-out spans several intervals and
+    several of its pings are overdue at once; the live connection stays."""
+    settings = test_settings(database_url, ocpp_ping_interval=0.2, ocpp_ping_timeout=ping_timeout)
     async with running_central_system(settings) as running:
         keepalive = running.system.ocpp.keepalive
         assert keepalive is not None
