@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -143,6 +143,10 @@ class SqlAccountRepository:
 # --- catalogue -----------------------------------------------------------------------------------
 
 
+# Station ids per IN (...) of a query over many stations (SQLite allows 32,766 parameters).
+_IN_CHUNK = 500
+
+
 class SqlCatalogRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -273,6 +277,19 @@ class SqlCatalogRepository:
             .limit(1)
         )
         return self._tariff(row) if row else None
+
+    async def tariffs_of(self, station_ids: Collection[str]) -> dict[str, list[TariffRecord]]:
+        wanted = sorted(station_ids)
+        found: dict[str, list[TariffRecord]] = {}
+        for start in range(0, len(wanted), _IN_CHUNK):
+            rows = await self._session.scalars(
+                select(TariffRow).where(
+                    col(TariffRow.station_id).in_(wanted[start : start + _IN_CHUNK])
+                )
+            )
+            for row in rows:
+                found.setdefault(row.station_id, []).append(self._tariff(row))
+        return found
 
     async def get_tariff(self, tariff_id: int) -> TariffRecord | None:
         row = await self._session.get(TariffRow, tariff_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -299,6 +299,11 @@ class CatalogRepository(Protocol):
     ) -> Page[StationSite]: ...
     async def add_tariff(self, station_id: str, tariff: Tariff, valid_from: datetime) -> int: ...
     async def current_tariff(self, station_id: str, now: datetime) -> TariffRecord | None: ...
+    async def tariffs_of(self, station_ids: Collection[str]) -> dict[str, list[TariffRecord]]:
+        """Every tariff of these stations, by station: what a round over many stations prices
+        with (one query instead of one per station)."""
+        ...
+
     async def get_tariff(self, tariff_id: int) -> TariffRecord | None: ...
     async def latest_log(
         self, station_id: str, kind: str
@@ -517,6 +522,10 @@ class ChargingProfileControl(Protocol):
         self, station_id: str, transaction_id: str, total_cost: Decimal
     ) -> CommandOutcome | None:
         """CostUpdated (2.x, I02); None when the station's version has no cost message."""
+        ...
+
+    def takes_cost_updates(self, station_id: str) -> bool:
+        """Connected, with an OCPP version that has CostUpdated."""
         ...
 
 

@@ -228,6 +228,10 @@ class SmartChargingCommands:
     def is_connected(self, station_id: str) -> bool:
         return self._registry.is_connected(station_id)
 
+    def takes_cost_updates(self, station_id: str) -> bool:
+        connection = self._registry.get(station_id)
+        return connection is not None and connection.version is not OcppVersion.V16
+
     def boot_accepted(self, station_id: str) -> bool:
         connection = self._registry.get(station_id)
         return connection is not None and connection.session.boot_accepted

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
+from sqlalchemy.event import listen as event_listen
+from sqlalchemy.event import remove as event_remove
 
 from central_system.domain.tariffs import Tariff, price
 from tests.conftest import RunningCentralSystem, running_central_system, test_settings
@@ -130,3 +132,55 @@ async def test_TC_I_02_final_total_cost_after_charging(
         assert reply.total_cost is None
     finally:
         await other.close()
+
+
+async def test_a_round_of_running_costs_reads_the_tariffs_once(database_url: str) -> None:
+    """TC_I_01 at scale: a round of CostUpdated reads the tariffs of every session's station in
+    one query, and does not price the sessions of 1.6 stations (1.6 has no cost message).
+    Priced with a query each, a round over 9,000 sessions took seconds of CPU every minute."""
+    settings = test_settings(database_url, cost_update_interval=3600)  # rounds run here
+    async with running_central_system(settings) as running:
+        tariff = Tariff("EUR", per_kwh=Decimal("0.40"))
+        clients = []
+        try:
+            for n in range(3):
+                client = await boot201(running, f"CS-{n}")
+                clients.append(client)
+                await add_tariff(running, f"CS-{n}", tariff)
+                begin = event("Started", 0, STARTED, 10_000, "Transaction.Begin")
+                later = STARTED + timedelta(minutes=10)
+                update = event("Updated", 1, later, 10_000 + 1_000 * (n + 1), "Sample.Periodic")
+                for message in (begin, update):
+                    message.transaction_info["transactionId"] = f"TX-{n}"
+                    await client.call(message)
+            for n in range(2):
+                old = await boot16(running, f"CP-{n}")
+                clients.append(old)
+                await add_tariff(running, f"CP-{n}", tariff)
+                await old.call(
+                    call16.StartTransaction(
+                        connector_id=1, id_tag="TAG", meter_start=0, timestamp=STARTED.isoformat()
+                    )
+                )
+            tariff_queries: list[str] = []
+
+            def count(_c: Any, _cursor: Any, statement: str, *args: Any) -> None:
+                if "FROM tariff" in statement:
+                    tariff_queries.append(statement)
+
+            engine = running.system.engine.sync_engine
+            event_listen(engine, "before_cursor_execute", count)
+            try:
+                assert await running.services.costs.send_updates() == 3
+            finally:
+                event_remove(engine, "before_cursor_execute", count)
+            assert len(tariff_queries) == 1
+            # each 2.0.1 session got its own cost: 1, 2 and 3 kWh at 0.40
+            for n, client in enumerate(clients[:3]):
+                await wait_for(lambda c=client: bool(c.cp.cost_updates), what="a cost update")
+                assert [Decimal(str(u["total_cost"])) for u in client.cp.cost_updates] == [
+                    Decimal("0.40") * (n + 1)
+                ]
+        finally:
+            for client in clients:
+                await client.close()
