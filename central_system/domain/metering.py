@@ -123,7 +123,7 @@ def sampled_value(
     signed_data: str | None = None,
 ) -> MeterSample:
     """Normalise one sampled value as a station sent it (the 1.6 value is text, 2.0.1 a number
-    with a multiplier); raises InvalidSample for a Raw value that is not a number. The
+    with a multiplier); raises InvalidSample for a value that is not a number. The
     transports call it positionally, straight from the message: nine per MeterValues."""
     measurand = measurand or ENERGY_IMPORT_REGISTER
     base_unit, factor = _base_unit(unit or default_unit(measurand) or "")
