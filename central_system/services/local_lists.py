@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from central_system.domain import local_lists as rules
+from central_system.domain.authorization import IdTokenRecord
 from central_system.domain.device_model import items_per_message
 from central_system.domain.events import DomainEvent, StationConnected
 from central_system.domain.local_lists import LocalListEntry, LocalListState, LocalListUpdate
@@ -130,9 +131,12 @@ class LocalListService:
                     await uow.commit()
         return reported
 
-    async def sync(self, station_id: str) -> SyncResult | None:
+    async def sync(
+        self, station_id: str, tokens: Sequence[IdTokenRecord] | None = None
+    ) -> SyncResult | None:
         """Bring a managed, connected station's list up to date (None: not managed or not
-        connected). Raises the station errors."""
+        connected) with the registry's local-list `tokens` (read when not given). Raises the
+        station errors."""
         if not self._control.is_connected(station_id):
             return None
         async with self._lock(station_id):
@@ -140,7 +144,7 @@ class LocalListService:
                 state = await uow.local_lists.get(station_id)
                 if state is None or not state.enabled:
                     return None
-                desired = await self._desired_in(uow, station_id)
+                desired = await self._desired_in(uow, station_id, tokens)
                 limit = await self._limit(uow, station_id)
             return await self._send(state, desired, full=False, limit=limit)
 
@@ -169,10 +173,10 @@ class LocalListService:
         every `sync_interval` seconds (changes made by another process, e.g. the CLI)."""
         limit = asyncio.Semaphore(MAX_CONCURRENT_SYNCS)
 
-        async def one(station_id: str) -> None:
+        async def one(station_id: str, tokens: Sequence[IdTokenRecord]) -> None:
             async with limit:
                 try:
-                    await self.sync(station_id)
+                    await self.sync(station_id, tokens)
                 except (StationOffline, StationCallTimeout, StationCallError, ValueError) as error:
                     log.warning("%s: local list not updated: %s", station_id, error)
 
@@ -184,11 +188,12 @@ class LocalListService:
             self._wake.clear()
             pending, self._pending = self._pending, _Pending()
             try:
-                stations = set(pending.stations)
-                if pending.all:
-                    async with self._uow.reading() as uow:
-                        stations.update(await uow.local_lists.synced_stations())
-                await asyncio.gather(*(one(s) for s in sorted(stations)))
+                async with self._uow.reading() as uow:
+                    managed = set(await uow.local_lists.synced_stations())
+                    stations = managed if pending.all else pending.stations & managed
+                    # once for the round: every station's list is made from the same tokens
+                    tokens = await uow.local_lists.tokens() if stations else []
+                await asyncio.gather(*(one(s, tokens) for s in sorted(stations)))
             except Exception:  # e.g. the database is away: log it, try again next round
                 log.exception("local list round failed")
 
@@ -197,9 +202,11 @@ class LocalListService:
     def _lock(self, station_id: str) -> asyncio.Lock:
         return self._locks.setdefault(station_id, asyncio.Lock())
 
-    async def _desired_in(self, uow: UnitOfWork, station_id: str) -> dict[str, LocalListEntry]:
+    async def _desired_in(
+        self, uow: UnitOfWork, station_id: str, tokens: Sequence[IdTokenRecord] | None = None
+    ) -> dict[str, LocalListEntry]:
         return rules.desired_entries(
-            await uow.local_lists.tokens(),
+            tokens if tokens is not None else await uow.local_lists.tokens(),
             self._clock.now(),
             max_token_length=self._control.max_token_length(station_id),
         )

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ocpp.v201 import call as call201
+from sqlalchemy.event import listen as event_listen
+from sqlalchemy.event import remove as event_remove
 
 from tests.control_helpers import (
     Operator,
@@ -361,3 +363,40 @@ async def test_TC_N_46_clearing_a_customer_takes_their_token_out_of_local_lists(
         assert await eventually(lambda: _holds(operator, "CS-N46", {"CARD-B"}))
     finally:
         await client.close()
+
+
+async def test_a_round_over_managed_stations_reads_the_registry_once(operator: Operator) -> None:
+    """TC_043_5 at scale: a token change reaches every managed station in a round that reads
+    the registry's local-list tokens once, not once per station (with thousands of stations
+    and tokens, a round every few minutes read them thousands of times)."""
+    await operator.token("CARD-A", local_list=True)
+    await operator.token("CARD-B")
+    stations = [f"CP-LL-{n}" for n in range(5)]
+    clients = [await station16(operator.running, s, {"SendLocalList": ACCEPTED}) for s in stations]
+    try:
+        for station_id in stations:
+            await operator.ok(
+                "POST", f"/api/v1/stations/{station_id}/local-list", {"update": "full"}
+            )
+        token_reads: list[str] = []
+
+        def count(_c: Any, _cursor: Any, statement: str, *args: Any) -> None:
+            if "FROM id_token" in statement and "local_list" in statement.split("WHERE")[-1]:
+                token_reads.append(statement)
+
+        engine = operator.running.system.engine.sync_engine
+        event_listen(engine, "before_cursor_execute", count)
+        try:
+            await operator.ok("PUT", "/api/v1/tokens/CARD-B/local-list", {"in_list": True})
+            for client in clients:
+                update = await eventually(_sent(client, 2))
+                assert update["localAuthorizationList"] == [
+                    {"idTag": "CARD-B", "idTagInfo": {"status": "Accepted"}}
+                ]
+        finally:
+            event_remove(engine, "before_cursor_execute", count)
+        # one read per round (a round reading per station would read at least 5 times)
+        assert 1 <= len(token_reads) < len(stations)
+    finally:
+        for client in clients:
+            await client.close()
