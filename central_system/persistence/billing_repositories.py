@@ -798,6 +798,22 @@ class SqlTransactionQueries:
         row = await self._session.get(TransactionRow, row_id)
         return _transaction_from_row(row) if row else None
 
+    async def by_row_ids(self, row_ids: Collection[int]) -> dict[int, Transaction]:
+        from central_system.persistence.repositories import _transaction_from_row
+
+        wanted = sorted(row_ids)
+        found: dict[int, Transaction] = {}
+        for start in range(0, len(wanted), _IN_CHUNK):
+            rows = await self._session.scalars(
+                select(TransactionRow).where(
+                    col(TransactionRow.id).in_(wanted[start : start + _IN_CHUNK])
+                )
+            )
+            for row in rows:
+                assert row.id is not None
+                found[row.id] = _transaction_from_row(row)
+        return found
+
     async def by_token(self, station_id: str, id_token: str) -> Transaction | None:
         from central_system.persistence.repositories import _transaction_from_row
 

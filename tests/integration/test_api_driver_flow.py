@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import httpx
 from ocpp.v16 import call as call16
 from pydantic import SecretStr
+from sqlalchemy.event import listen as event_listen
+from sqlalchemy.event import remove as event_remove
 
 from tests.api_helpers import (
     JWT_SECRET,
@@ -325,3 +328,57 @@ async def test_a_receipt_missed_by_a_crash_is_written_at_the_next_start(
             await http.get(f"/api/v1/sessions/{session['id']}", headers=bearer(token))
         ).json()["status"]
         assert status == "Completed"
+
+
+async def test_housekeeping_reads_the_transactions_of_running_sessions_in_one_query(
+    api_system: RunningCentralSystem, client: httpx.AsyncClient
+) -> None:
+    """The sessions housekeeping round (every EVCHARGE_MAINTENANCE_INTERVAL) reads the
+    transactions of the sessions it linked in one query and leaves running ones alone; it
+    read each session's transaction on its own, thousands of queries every 15 s."""
+    admin = await make_admin(api_system, client)
+    owner = await make_user(client, admin, "owner@example.com", "owner")
+    await client.post("/api/v1/stations", json=STATION, headers=bearer(owner))
+    station = await boot_station(api_system, "CP-API-1")
+    try:
+        t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+        for evse in (1, 2):
+            driver = await register_driver(client, f"driver{evse}@example.com")
+            session = await client.post(
+                "/api/v1/sessions",
+                json={
+                    "station_id": "CP-API-1",
+                    "evse_id": evse,
+                    "payment": {"card_token": "tok_visa"},
+                },
+                headers=bearer(driver),
+            )
+            assert session.status_code == 201, session.text
+            tag = session.json()["charging_authorization"]["id_token"]
+            await station.call(
+                call16.StartTransaction(
+                    connector_id=evse, id_tag=tag, meter_start=0, timestamp=t0.isoformat()
+                )
+            )
+            sid = session.json()["id"]
+
+            async def charging(sid: str = sid, token: str = driver) -> bool:
+                response = await client.get(f"/api/v1/sessions/{sid}", headers=bearer(token))
+                return bool(response.json()["status"] == "Charging")
+
+            await wait_for(charging, what=f"session on EVSE {evse} charging")
+        transaction_reads: list[str] = []
+
+        def count(_c: Any, _cursor: Any, statement: str, *args: Any) -> None:
+            if "FROM charging_transaction" in statement:
+                transaction_reads.append(statement)
+
+        engine = api_system.system.engine.sync_engine
+        event_listen(engine, "before_cursor_execute", count)
+        try:
+            assert await api_system.system.api.charging.reconcile() == 0
+        finally:
+            event_remove(engine, "before_cursor_execute", count)
+        assert len(transaction_reads) == 1
+    finally:
+        await station.close()
