@@ -127,8 +127,12 @@ class ReservationService:
 
     async def expire_due(self) -> int:
         """Mark accepted reservations past their expiry Expired (the station frees the connector
-        by itself at that time)."""
+        by itself at that time). Runs every few seconds: it looks without the write lock first
+        (on SQLite the group-commit writer would wait for it), and takes it only to expire."""
         now = self._clock.now()
+        async with self._uow.reading() as uow:
+            if not await uow.reservations.due_to_expire(now):
+                return 0
         async with self._uow() as uow:
             expired = 0
             for due in await uow.reservations.due_to_expire(now):
