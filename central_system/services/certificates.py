@@ -103,8 +103,9 @@ class CertificateService:
             await uow.commit()
 
     async def due_for_renewal(self) -> list[tuple[str, str]]:
-        """(station id, certificate type) whose newest certificate in use expires soon."""
-        async with self._uow() as uow:
+        """(station id, certificate type) whose newest certificate in use expires soon (read
+        without SQLite's write lock: a periodic round)."""
+        async with self._uow.reading() as uow:
             entries = await uow.station_log.by_kind(ISSUED)
             answers = await uow.station_log.by_kind(DELIVERED)
         rejected = {

@@ -180,9 +180,11 @@ class FirmwareService:
     # --- sending -------------------------------------------------------------------------------
 
     async def run_due(self) -> int:
-        """Send every due job whose station is connected here; returns how many were sent."""
+        """Send every due job whose station is connected here; returns how many were sent.
+        Looks for them without SQLite's write lock (every 30 s it would hold up the
+        group-commit writer); sending a job takes it."""
         now = self._clock.now()
-        async with self._uow() as uow:
+        async with self._uow.reading() as uow:
             jobs = await uow.firmware.due_jobs(now)
         sent = 0
         for job in jobs:
