@@ -218,13 +218,27 @@ class SmartChargingService:
         return updated
 
     async def _accepted(self, record: ProfileRecord) -> ProfileRecord:
-        """Mark `record` accepted and the profiles it replaced on the station replaced."""
+        """Mark `record` accepted and the older profiles it replaced on the station replaced.
+
+        A station answers the profiles in the order they were sent (one call at a time), but
+        the answers are recorded by concurrent tasks: when a profile sent after this one that
+        replaces it (TC_K_58: the same TxProfile id with a new limit) was recorded first, this
+        one is replaced, and the newer one stays in force."""
         now = self._clock.now()
         accepted = replace(record, status=ProfileStatus.ACCEPTED, status_info=None, updated_at=now)
         async with self._uow() as uow:
             held = await uow.charging_profiles.for_station(record.station_id, statuses=ON_STATION)
+            if any(
+                _sent_after(newer, record) and replaces(newer.profile, record.profile)
+                for newer in held
+                if newer.source is not ProfileSource.EXTERNAL
+            ):
+                superseded = replace(accepted, status=ProfileStatus.REPLACED)
+                await uow.charging_profiles.save(superseded)
+                await uow.commit()
+                return superseded
             for old in held:
-                if old.source is ProfileSource.EXTERNAL or old.row_id == record.row_id:
+                if old.source is ProfileSource.EXTERNAL or not _sent_after(record, old):
                     continue
                 if replaces(record.profile, old.profile):
                     await uow.charging_profiles.save(
@@ -590,3 +604,8 @@ class SmartChargingService:
 
     def now(self) -> datetime:
         return self._clock.now()
+
+
+def _sent_after(record: ProfileRecord, other: ProfileRecord) -> bool:
+    """Whether `record` was sent after `other` (records are added just before sending)."""
+    return (record.row_id or 0) > (other.row_id or 0)

@@ -3,6 +3,7 @@ package's client as the station, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -17,6 +18,7 @@ from central_system.domain.smart_charging import (
     ProfileSource,
     ProfileStatus,
     ReportCriteria,
+    first_limit_w,
 )
 from central_system.services.errors import InvalidRequest
 from central_system.services.ports import StationCallError
@@ -814,3 +816,36 @@ async def test_TC_K_59_renegotiation_by_csms_then_ev_sends_needs(
         assert limit_of(await offered(client, 3)) == 12_000
     finally:
         await client.close()
+
+
+async def test_TC_K_58_a_late_answer_to_the_first_offer_does_not_undo_the_new_limit(
+    central_system: RunningCentralSystem,
+) -> None:
+    """TC_K_58_CSMS under load: the station accepted the first offer, then the CSMS's new
+    limit (the same TxProfile id), but the first answer is recorded last (the tasks that record
+    them race for the database). The new limit stays in force: the first offer is replaced, an
+    EV schedule above the new limit is rejected."""
+    client = await boot201(central_system)
+    service = central_system.services.smart_charging
+    try:
+        await start_transaction(client)
+        await client.call(needs())
+        await offered(client, 1)
+        await wait_for(lambda: _first_recorded(service), what="the first offer recorded")
+        first = (await service.profiles("CS-1"))[0]
+        assert await service.offer_schedule("CS-1", 1, limit_w=Decimal(7000)) is not None
+        await service._accepted(replace(first, status=ProfileStatus.SENT))  # the late answer
+        records = await service.profiles("CS-1")
+        assert [(r.status, first_limit_w(r.profile)) for r in records] == [
+            (ProfileStatus.REPLACED, 22_000),
+            (ProfileStatus.ACCEPTED, 7_000),
+        ]
+        assert (await client.call(ev_schedule(9000))).status == "Rejected"
+        assert (await client.call(ev_schedule(7000))).status == "Accepted"
+    finally:
+        await client.close()
+
+
+async def _first_recorded(service: Any) -> bool:
+    records = await service.profiles("CS-1")
+    return bool(records) and records[0].status is ProfileStatus.ACCEPTED
