@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import websockets
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v201 import ChargePoint as ChargePoint201
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 T = TypeVar("T")
 
@@ -70,3 +73,20 @@ async def connect(
     charge_point = cls(station_id, websocket)
     task = asyncio.create_task(charge_point.start())
     return OcppClient(websocket, charge_point, task)
+
+
+@contextlib.contextmanager
+def statements_with(engine: AsyncEngine, *fragments: str) -> Iterator[list[str]]:
+    """The SQL statements `engine` runs within the block that contain every one of
+    `fragments` (how many queries a round costs, whatever else runs meanwhile)."""
+    seen: list[str] = []
+
+    def record(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if all(fragment in statement for fragment in fragments):
+            seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)

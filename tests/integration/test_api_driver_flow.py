@@ -6,13 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import httpx
 from ocpp.v16 import call as call16
 from pydantic import SecretStr
-from sqlalchemy.event import listen as event_listen
-from sqlalchemy.event import remove as event_remove
 
 from tests.api_helpers import (
     JWT_SECRET,
@@ -28,7 +25,7 @@ from tests.api_helpers import (
     sse,
 )
 from tests.conftest import RunningCentralSystem, running_central_system, test_settings
-from tests.helpers import wait_for
+from tests.helpers import statements_with, wait_for
 
 __all__ = ["api_system", "client"]  # fixtures
 
@@ -367,18 +364,9 @@ async def test_housekeeping_reads_the_transactions_of_running_sessions_in_one_qu
                 return bool(response.json()["status"] == "Charging")
 
             await wait_for(charging, what=f"session on EVSE {evse} charging")
-        transaction_reads: list[str] = []
-
-        def count(_c: Any, _cursor: Any, statement: str, *args: Any) -> None:
-            if "FROM charging_transaction" in statement:
-                transaction_reads.append(statement)
-
-        engine = api_system.system.engine.sync_engine
-        event_listen(engine, "before_cursor_execute", count)
-        try:
+        engine = api_system.system.engine
+        with statements_with(engine, "FROM charging_transaction") as transaction_reads:
             assert await api_system.system.api.charging.reconcile() == 0
-        finally:
-            event_remove(engine, "before_cursor_execute", count)
         assert len(transaction_reads) == 1
     finally:
         await station.close()

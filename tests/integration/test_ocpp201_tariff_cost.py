@@ -12,12 +12,10 @@ from typing import Any
 import pytest
 from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
-from sqlalchemy.event import listen as event_listen
-from sqlalchemy.event import remove as event_remove
 
 from central_system.domain.tariffs import Tariff, price
 from tests.conftest import RunningCentralSystem, running_central_system, test_settings
-from tests.helpers import OcppClient, wait_for
+from tests.helpers import OcppClient, statements_with, wait_for
 from tests.smart_charging_helpers import boot16, boot201
 
 STARTED = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
@@ -162,18 +160,8 @@ async def test_a_round_of_running_costs_reads_the_tariffs_once(database_url: str
                         connector_id=1, id_tag="TAG", meter_start=0, timestamp=STARTED.isoformat()
                     )
                 )
-            tariff_queries: list[str] = []
-
-            def count(_c: Any, _cursor: Any, statement: str, *args: Any) -> None:
-                if "FROM tariff" in statement:
-                    tariff_queries.append(statement)
-
-            engine = running.system.engine.sync_engine
-            event_listen(engine, "before_cursor_execute", count)
-            try:
+            with statements_with(running.system.engine, "FROM tariff") as tariff_queries:
                 assert await running.services.costs.send_updates() == 3
-            finally:
-                event_remove(engine, "before_cursor_execute", count)
             assert len(tariff_queries) == 1
             # each 2.0.1 session got its own cost: 1, 2 and 3 kWh at 0.40
             for n, client in enumerate(clients[:3]):

@@ -9,8 +9,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ocpp.v201 import call as call201
-from sqlalchemy.event import listen as event_listen
-from sqlalchemy.event import remove as event_remove
 
 from tests.control_helpers import (
     Operator,
@@ -21,6 +19,7 @@ from tests.control_helpers import (
     station16,
     station201,
 )
+from tests.helpers import statements_with
 
 __all__ = ["operator"]  # fixture
 
@@ -378,23 +377,14 @@ async def test_a_round_over_managed_stations_reads_the_registry_once(operator: O
             await operator.ok(
                 "POST", f"/api/v1/stations/{station_id}/local-list", {"update": "full"}
             )
-        token_reads: list[str] = []
-
-        def count(_c: Any, _cursor: Any, statement: str, *args: Any) -> None:
-            if "FROM id_token" in statement and "local_list" in statement.split("WHERE")[-1]:
-                token_reads.append(statement)
-
-        engine = operator.running.system.engine.sync_engine
-        event_listen(engine, "before_cursor_execute", count)
-        try:
+        engine = operator.running.system.engine
+        with statements_with(engine, "FROM id_token", "id_token.local_list IS") as token_reads:
             await operator.ok("PUT", "/api/v1/tokens/CARD-B/local-list", {"in_list": True})
             for client in clients:
                 update = await eventually(_sent(client, 2))
                 assert update["localAuthorizationList"] == [
                     {"idTag": "CARD-B", "idTagInfo": {"status": "Accepted"}}
                 ]
-        finally:
-            event_remove(engine, "before_cursor_execute", count)
         # one read per round (a round reading per station would read at least 5 times)
         assert 1 <= len(token_reads) < len(stations)
     finally:
