@@ -112,25 +112,6 @@ class BulkStatement:
             row[position] = processor(row[position])
         return row
 
-    def bind_rows(self, rows: Iterable[Sequence[Any]]) -> list[list[Any]]:
-        """Rows of values already in `keys` order. A value that is the very object of the row
-        before is converted once (a message's samples share their timestamp, whose conversion
-        costs ~3 us on SQLite)."""
-        bound = []
-        last: dict[int, tuple[Any, Any]] = {}
-        for values in rows:
-            row = list(values)
-            for position, processor in self.processors:
-                value = row[position]
-                previous = last.get(position)
-                if previous is not None and previous[0] is value:
-                    row[position] = previous[1]
-                else:
-                    row[position] = converted = processor(value)
-                    last[position] = (value, converted)
-            bound.append(row)
-        return bound
-
 
 @dataclass(frozen=True)
 class Statements:
@@ -280,12 +261,10 @@ def reading_rows(statements: Statements, message: MessageWrite) -> list[ReadingR
     if samples is None:
         return []
     station_id, key, row_id = samples.station_id, samples.key, samples.transaction_row_id
-    grouped = readings(samples.samples)
-    bound = statements.reading.bind_rows(
-        reading_values(station_id, key, row_id, reading) for reading in grouped
-    )
+    bind = statements.reading.bind_ordered
     return [
-        ReadingRow(row, len(reading.samples)) for row, reading in zip(bound, grouped, strict=True)
+        ReadingRow(bind(reading_values(station_id, key, row_id, reading)), len(reading.samples))
+        for reading in readings(samples.samples)
     ]
 
 
