@@ -1,4 +1,5 @@
-"""Background loops that outlive their failures, and writes they finish when stopped.
+"""Background loops that outlive their failures, writes they finish when stopped, and the
+callers they answer when they cannot.
 
 A periodic loop (certificate renewal, firmware campaigns, load management, housekeeping) that
 raises must not end the process: under a reconnect storm a database pool time-out is a passing
@@ -10,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -48,3 +49,11 @@ async def finished_even_if_cancelled(work: Awaitable[T], *, grace: float | None 
     except asyncio.CancelledError:
         await asyncio.wait({task}, timeout=grace)
         raise
+
+
+def fail_waiting(futures: Iterable[asyncio.Future[Any] | None], error: BaseException) -> None:
+    """Answer with `error` every caller still waiting on one of `futures` (None: nobody waits)
+    when the batch it waits for was not written, or never will be."""
+    for future in futures:
+        if future is not None and not future.done():
+            future.set_exception(error)

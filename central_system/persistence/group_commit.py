@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Iterable
 
-from central_system.background import finished_even_if_cancelled
+from central_system.background import fail_waiting, finished_even_if_cancelled
 from central_system.persistence.batch_store import BatchStore
 from central_system.services.event_bus import EventBus
 from central_system.services.message_writes import MessageWrite
@@ -97,10 +98,8 @@ class GroupCommitWriter:
         await self._store.close()
 
     def _fail_queued(self, error: BaseException) -> None:
-        while self._queue:
-            _, future = self._queue.popleft()
-            if not future.done():
-                future.set_exception(error)
+        queued, self._queue = self._queue, deque()
+        _fail(queued, error)
 
     async def _commit(self, batch: list[_Pending]) -> None:
         try:
@@ -128,10 +127,8 @@ class GroupCommitWriter:
                     future.set_result(added)
 
 
-def _fail(batch: list[_Pending], error: BaseException) -> None:
-    for _, future in batch:
-        if not future.done():
-            future.set_exception(error)
+def _fail(batch: Iterable[_Pending], error: BaseException) -> None:
+    fail_waiting((future for _, future in batch), error)
 
 
 __all__ = ["GroupCommitWriter", "WriterStopped"]

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from central_system.background import finished_even_if_cancelled
+from central_system.background import fail_waiting, finished_even_if_cancelled
 from central_system.services.ports import Clock
 
 log = logging.getLogger(__name__)
@@ -152,11 +152,9 @@ class PresenceWriter:
     def _refuse_waiting(self) -> None:
         """Fail the connections still waiting to be written (nobody would write them: the
         server, shutting down, waits for their handlers); disconnections stay for `close()`."""
-        waiting = [future for _, future in self._queue if future is not None]
+        waiting = [future for _, future in self._queue]
         self._queue = deque(entry for entry in self._queue if entry[1] is None)
-        for future in waiting:
-            if not future.done():
-                future.set_exception(PresenceStopped("the central system is shutting down"))
+        fail_waiting(waiting, PresenceStopped("the central system is shutting down"))
 
     async def _write(self, batch: list[_Queued]) -> bool:
         """Write a batch; False when written. A failure fails the waiting connections and puts
@@ -168,9 +166,7 @@ class PresenceWriter:
             self.retries += 1
             retry = [(change, None) for change, future in batch if future is None]
             self._queue.extendleft(reversed(retry))
-            for _, future in batch:
-                if future is not None and not future.done():
-                    future.set_exception(error)
+            fail_waiting((future for _, future in batch), error)
             return True
         self.batches += 1
         for _, future in batch:

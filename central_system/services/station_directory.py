@@ -26,6 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from central_system.background import fail_waiting
 from central_system.domain.stations import BootInfo, SecurityProfile, StationRecord
 from central_system.services.security import PASSWORD_CHANGE, PROFILE_UPGRADE
 
@@ -247,9 +248,7 @@ class StationDirectory:
 
 
 def _fail(batch: list[_Load], error: BaseException) -> None:
-    for _, future in batch:
-        if not future.done():
-            future.set_exception(error)
+    fail_waiting((future for _, future in batch), error)
 
 
 __all__ = [
