@@ -211,32 +211,55 @@ def energy_readings(samples: Iterable[MeterSample]) -> EnergyReadings:
 
 @dataclass(frozen=True, slots=True)
 class LiveValues:
-    """The latest values of a session the app shows: SoC, power, energy register."""
+    """The latest values of a session the app shows (SoC, power, energy register), and the SoC
+    it started at: the earliest SoC sample of the transaction, which a receipt and the battery
+    capacity estimate need (kept here so that nothing reads the readings back for it)."""
 
     soc_percent: Decimal | None = None
     power_w: Decimal | None = None
     energy_register_wh: int | None = None
     sampled_at: datetime | None = None
+    start_soc_percent: Decimal | None = None
+    start_soc_at: datetime | None = None
 
 
 def latest_live_values(previous: LiveValues, samples: Iterable[MeterSample]) -> LiveValues:
-    """Fold new samples into the live values; older samples never overwrite newer ones."""
+    """Fold new samples into the live values; older samples never overwrite newer ones, and
+    an SoC older than the start SoC becomes the start SoC (a station's offline queue may
+    arrive late)."""
     soc, power, energy, at = (
         previous.soc_percent,
         previous.power_w,
         previous.energy_register_wh,
         previous.sampled_at,
     )
+    start_soc, start_at = previous.start_soc_percent, previous.start_soc_at
     for sample in sorted(samples, key=_BY_TIMESTAMP):
-        if sample.value is None or (at is not None and sample.timestamp < at):
+        measurand = sample.measurand
+        if measurand not in _LIVE_MEASURANDS or sample.value is None:
             continue
-        if sample.measurand == SOC and sample.phase == "":
+        if (
+            measurand == SOC
+            and sample.phase == ""
+            and (start_at is None or sample.timestamp < start_at)
+        ):
+            start_soc, start_at = sample.value, sample.timestamp
+        if at is not None and sample.timestamp < at:
+            continue
+        if measurand == SOC:
+            if sample.phase != "":
+                continue
             soc = sample.value
-        elif sample.measurand == POWER_IMPORT and sample.phase == "":
+        elif measurand == POWER_IMPORT:
+            if sample.phase != "":
+                continue
             power = sample.value
         elif sample.is_total_energy_register:
             energy = wh(sample.value)
         else:
             continue
         at = sample.timestamp
-    return LiveValues(soc, power, energy, at)
+    return LiveValues(soc, power, energy, at, start_soc, start_at)
+
+
+_LIVE_MEASURANDS = frozenset({SOC, POWER_IMPORT, ENERGY_IMPORT_REGISTER})

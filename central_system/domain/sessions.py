@@ -157,8 +157,6 @@ def live_view(
     session: ChargingSession,
     transaction: Transaction | None,
     now: datetime,
-    *,
-    soc_at_start: Decimal | None = None,
 ) -> LiveView:
     """The live values of a session: from its transaction when there is one, priced with the
     session's tariff; the elapsed time stops at the transaction's end."""
@@ -172,7 +170,7 @@ def live_view(
     energy = transaction.energy_wh or 0
     live = transaction.live
     capacity = session.battery_capacity_wh or estimate_capacity_wh(
-        energy, soc_at_start, live.soc_percent
+        energy, live.start_soc_percent, live.soc_percent
     )
     charging = not transaction.ended
     soc, power = live.soc_percent, live.power_w

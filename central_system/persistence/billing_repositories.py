@@ -15,7 +15,6 @@ from sqlmodel import col
 from central_system.domain.accounts import Account, Role
 from central_system.domain.authorization import AuthorizationStatus, IdTokenRecord
 from central_system.domain.geo import BoundingBox, Position
-from central_system.domain.metering import SOC
 from central_system.domain.payments import PaymentEventKind
 from central_system.domain.receipts import Receipt
 from central_system.domain.reservations import Reservation, ReservationStatus
@@ -36,7 +35,6 @@ from central_system.persistence.billing_models import (
 )
 from central_system.persistence.models import (
     IdTokenRow,
-    MeterSampleRow,
     StationLogRow,
     TransactionRow,
     utcnow,
@@ -827,23 +825,6 @@ class SqlTransactionQueries:
             .limit(1)
         )
         return _transaction_from_row(row) if row else None
-
-    async def first_soc(self, row_id: int) -> Decimal | None:
-        value = await self._session.scalar(
-            select(col(MeterSampleRow.value))
-            .where(
-                col(MeterSampleRow.transaction_row_id) == row_id,
-                col(MeterSampleRow.measurand) == SOC,
-                col(MeterSampleRow.phase) == "",
-            )
-            .order_by(
-                col(MeterSampleRow.timestamp),
-                col(MeterSampleRow.reading_id),
-                col(MeterSampleRow.position),
-            )
-            .limit(1)
-        )
-        return Decimal(value) if value is not None else None
 
     async def count_active(self) -> int:
         return int(

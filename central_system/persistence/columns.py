@@ -177,6 +177,8 @@ UPDATE_COLUMNS = (
     "live_power_w",
     "live_energy_register_wh",
     "live_sampled_at",
+    "start_soc_percent",
+    "start_soc_at",
 )
 
 
@@ -195,6 +197,8 @@ def update_values(transaction: Transaction) -> tuple[Any, ...]:
         live.power_w,
         live.energy_register_wh,
         live.sampled_at,
+        live.start_soc_percent,
+        live.start_soc_at,
     )
 
 
@@ -231,6 +235,8 @@ def transaction_values(transaction: Transaction) -> dict[str, Any]:
         "live_power_w": live.power_w,
         "live_energy_register_wh": live.energy_register_wh,
         "live_sampled_at": live.sampled_at,
+        "start_soc_percent": live.start_soc_percent,
+        "start_soc_at": live.start_soc_at,
     }
 
 

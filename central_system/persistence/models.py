@@ -133,6 +133,8 @@ class TransactionRow(SQLModel, table=True):
     live_power_w: Decimal | None = Field(default=None, sa_type=Numeric(14, 3))
     live_energy_register_wh: int | None = Field(default=None, sa_type=BigInteger)
     live_sampled_at: datetime | None = _utc()
+    start_soc_percent: Decimal | None = Field(default=None, sa_type=Numeric(9, 3))
+    start_soc_at: datetime | None = _utc()
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
@@ -165,14 +167,16 @@ class MeterReadingRow(SQLModel, table=True):
     index entry per message, instead of a row and a 7-column index entry per sampled value, is
     most of what storing a MeterValues costs (bench/README.md). The key begins with the time, so
     that the readings of hundreds of stations committed together are new entries at the end of
-    its index, not one in each station's part of it (migration 0007)."""
+    its index, not one in each station's part of it (migration 0007). For the same reason there
+    is no index by transaction (migration 0008): its entries would land in a page of each
+    transaction's part of it, a page written per message; nothing reads readings by
+    transaction (the transaction keeps its start SoC, the one value a session read back)."""
 
     __tablename__ = "meter_reading"
     __table_args__ = (
         UniqueConstraint(
             "timestamp", "station_id", "evse_id", "identity", name="uq_meter_reading_identity"
         ),
-        Index("ix_meter_reading_transaction", "transaction_row_id", "timestamp"),
     )
 
     id: int | None = Field(

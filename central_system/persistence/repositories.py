@@ -388,6 +388,8 @@ def _transaction_from_row(row: TransactionRow) -> Transaction:
             power_w=row.live_power_w,
             energy_register_wh=row.live_energy_register_wh,
             sampled_at=row.live_sampled_at,
+            start_soc_percent=row.start_soc_percent,
+            start_soc_at=row.start_soc_at,
         ),
         row_id=row.id,
     )

@@ -494,21 +494,13 @@ class ChargingService:
     async def view_of(self, session: ChargingSession) -> SessionView:
         async with self._uow.reading() as uow:
             transaction = None
-            soc_at_start = None
             if session.transaction_row_id is not None:
                 transaction = await uow.transaction_queries.get_by_row_id(
                     session.transaction_row_id
                 )
-                soc_at_start = await uow.transaction_queries.first_soc(session.transaction_row_id)
             receipt = await uow.receipts.latest_for_session(session.id)
-        live = rules.live_view(session, transaction, self._clock.now(), soc_at_start=soc_at_start)
+        live = rules.live_view(session, transaction, self._clock.now())
         return SessionView(session, live, receipt.id if receipt else None)
-
-    async def first_soc(self, session: ChargingSession) -> Decimal | None:
-        if session.transaction_row_id is None:
-            return None
-        async with self._uow() as uow:
-            return await uow.transaction_queries.first_soc(session.transaction_row_id)
 
     async def visible(self, principal: Principal, session_id: str) -> ChargingSession:
         return await self._visible(principal, session_id)
@@ -558,17 +550,9 @@ class ChargingService:
     async def get_session(self, session_id: str) -> ChargingSession:
         return await self._get(session_id)
 
-    async def first_soc_of(self, transaction: Transaction) -> Decimal | None:
-        if transaction.row_id is None:
-            return None
-        async with self._uow.reading() as uow:
-            return await uow.transaction_queries.first_soc(transaction.row_id)
-
-    def live_of(
-        self, session: ChargingSession, transaction: Transaction, soc_at_start: Decimal | None
-    ) -> LiveView:
+    def live_of(self, session: ChargingSession, transaction: Transaction) -> LiveView:
         """The live view from a transaction as an event carried it (no database read)."""
-        return rules.live_view(session, transaction, self._clock.now(), soc_at_start=soc_at_start)
+        return rules.live_view(session, transaction, self._clock.now())
 
     async def station_transactions(
         self, station_id: str, *, limit: int, offset: int

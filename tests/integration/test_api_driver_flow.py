@@ -370,3 +370,59 @@ async def test_housekeeping_reads_the_transactions_of_running_sessions_in_one_qu
         assert len(transaction_reads) == 1
     finally:
         await station.close()
+
+
+async def test_a_battery_capacity_is_estimated_from_the_start_soc_the_transaction_keeps(
+    api_system: RunningCentralSystem, client: httpx.AsyncClient
+) -> None:
+    """Without a battery capacity from the driver, the session's live view estimates it from
+    the energy delivered for the SoC gained since the start; the start SoC comes with the
+    transaction, whose meter values folded it in, and no stored reading is read back for it."""
+    admin = await make_admin(api_system, client)
+    owner = await make_user(client, admin, "owner@example.com", "owner")
+    await client.post("/api/v1/stations", json=STATION, headers=bearer(owner))
+    station = await boot_station(api_system, "CP-API-1")
+    try:
+        driver = await register_driver(client, "driver@example.com")
+        created = await client.post(
+            "/api/v1/sessions",
+            json={"station_id": "CP-API-1", "evse_id": 1, "payment": {"card_token": "tok_visa"}},
+            headers=bearer(driver),
+        )
+        assert created.status_code == 201, created.text
+        sid = created.json()["id"]
+        t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=20)
+        start = await station.call(
+            call16.StartTransaction(
+                connector_id=1,
+                id_tag=created.json()["charging_authorization"]["id_token"],
+                meter_start=0,
+                timestamp=t0.isoformat(),
+            )
+        )
+        for minute, register_wh, soc in ((10, 7_000, "50"), (1, 0, "40")):  # the first comes late
+            await station.call(
+                call16.MeterValues(
+                    connector_id=1,
+                    transaction_id=start.transaction_id,
+                    meter_value=[
+                        {
+                            "timestamp": (t0 + timedelta(minutes=minute)).isoformat(),
+                            "sampledValue": [
+                                {"value": str(register_wh), "unit": "Wh"},
+                                {"value": "42000", "measurand": "Power.Active.Import"},
+                                {"value": soc, "measurand": "SoC", "unit": "Percent"},
+                            ],
+                        }
+                    ],
+                )
+            )
+        with statements_with(api_system.system.engine, "FROM meter_") as reading_reads:
+            view = await client.get(f"/api/v1/sessions/{sid}", headers=bearer(driver))
+        assert view.status_code == 200, view.text
+        live = view.json()["live"]
+        capacity_kwh = Decimal(live["battery_capacity_kwh"])
+        assert (Decimal(live["soc_percent"]), capacity_kwh) == (50, 70)  # 7 kWh for 10 %
+        assert reading_reads == []
+    finally:
+        await station.close()

@@ -95,17 +95,28 @@ class Parts:
 
 
 async def _station_and_transaction(engine: AsyncEngine, station_id: str) -> Transaction:
+    """A station and its running transaction, written with the columns every schema since the
+    first has (the migration tests run the writer on older schemas)."""
     uow_factory = SqlUnitOfWorkFactory(session_factory(engine), EventBus())
     async with uow_factory() as uow:
         await uow.stations.add(
             StationRecord(station_id, RegistrationStatus.ACCEPTED, SecurityProfile.NONE)
         )
-        transaction = await uow.transactions.add(
-            Transaction(station_id=station_id, transaction_id="TX-1", key=KEY, started_at=T0),
-            None,
-        )
         await uow.commit()
-    return transaction
+    transaction = Transaction(station_id=station_id, transaction_id="TX-1", key=KEY, started_at=T0)
+    async with engine.begin() as connection:
+        inserted = await connection.execute(
+            insert(TransactionRow.__table__).values(  # type: ignore[attr-defined]
+                station_id=station_id,
+                transaction_id=transaction.transaction_id,
+                evse_id=KEY.evse_id,
+                connector_id=KEY.connector_id,
+                started_at=T0,
+                offline=False,
+                created_at=T0,
+            )
+        )
+    return replace(transaction, row_id=inserted.inserted_primary_key[0])
 
 
 @contextlib.asynccontextmanager
@@ -513,6 +524,17 @@ async def test_an_update_written_after_the_stop_does_not_undo_it(database_url: s
         assert stored.live.energy_register_wh == 1_029  # the update's live values are saved
 
 
+def readings_only(transaction: Transaction, minute: int) -> MessageWrite:
+    """`meter_write` without the transaction's update: what a schema of any age can take."""
+    return replace(meter_write(transaction, minute), transaction=None)
+
+
+async def indexes_of_readings(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as connection:
+        indexes = await connection.run_sync(lambda sync: inspect(sync).get_indexes("meter_reading"))
+    return {index["name"] for index in indexes if index["name"]}
+
+
 async def unique_key_of_readings(engine: AsyncEngine) -> list[str]:
     async with engine.connect() as connection:
         constraints = await connection.run_sync(
@@ -532,7 +554,8 @@ async def test_readings_are_recognised_again_across_the_reordering_of_their_key(
 ) -> None:
     """Migration 0007 puts meter_reading's unique key in time order, and back on downgrade:
     the stored readings and the view over them stay, and a replay of a reading stored before
-    is still recognised after it."""
+    is still recognised after it (readings only: the transaction's columns of today are not
+    there before migration 0008)."""
     from central_system.persistence.migrate import upgrade
 
     await upgrade(unmigrated_url, "0006")
@@ -540,20 +563,55 @@ async def test_readings_are_recognised_again_across_the_reordering_of_their_key(
         by_station = ["station_id", "evse_id", "timestamp", "identity"]
         assert await unique_key_of_readings(parts.engine) == by_station
         for minute in (1, 2):
-            assert await parts.writer.write(meter_write(parts.transaction, minute)) == 3
+            assert await parts.writer.write(readings_only(parts.transaction, minute)) == 3
         await upgrade(unmigrated_url)
         in_time_order = ["timestamp", "station_id", "evse_id", "identity"]
         assert await unique_key_of_readings(parts.engine) == in_time_order
-        assert await parts.writer.write(meter_write(parts.transaction, 2)) == 0  # a replay
-        assert await parts.writer.write(meter_write(parts.transaction, 3)) == 3
+        assert await parts.writer.write(readings_only(parts.transaction, 2)) == 0  # a replay
+        assert await parts.writer.write(readings_only(parts.transaction, 3)) == 3
         assert await count(parts.engine, MeterSampleRow) == 9
 
         async with parts.engine.begin() as connection:
             await connection.run_sync(_downgrade, unmigrated_url, "0006")
         assert await unique_key_of_readings(parts.engine) == by_station
-        assert await parts.writer.write(meter_write(parts.transaction, 3)) == 0
+        assert await parts.writer.write(readings_only(parts.transaction, 3)) == 0
         assert await count(parts.engine, MeterReadingRow) == 3
         assert await count(parts.engine, MeterSampleRow) == 9
+
+
+async def test_the_start_soc_moves_from_the_readings_to_the_transaction(
+    unmigrated_url: str,
+) -> None:
+    """Migration 0008 fills each transaction's start SoC from its earliest stored SoC sample
+    and drops the readings' index by transaction; the downgrade puts the index back and the
+    readings stay."""
+    from central_system.persistence.migrate import upgrade
+
+    await upgrade(unmigrated_url, "0007")
+    async with running_writer(unmigrated_url) as parts:
+        for minute, soc in ((2, 41), (1, 40), (3, 42)):  # the first one arrives late
+            write = readings_only(parts.transaction, minute)
+            assert write.samples is not None
+            at = T0 + timedelta(minutes=minute)
+            samples = [*write.samples.samples, MeterSample(at, "SoC", Decimal(soc), "Percent")]
+            samples_write = replace(write.samples, samples=samples)
+            assert await parts.writer.write(replace(write, samples=samples_write)) == 4
+        assert "ix_meter_reading_transaction" in await indexes_of_readings(parts.engine)
+
+        await upgrade(unmigrated_url)
+        assert "ix_meter_reading_transaction" not in await indexes_of_readings(parts.engine)
+        uow_factory = SqlUnitOfWorkFactory(session_factory(parts.engine), EventBus())
+        async with uow_factory.reading() as uow:
+            stored = await uow.transactions.get("CS-1", "TX-1")
+        assert stored is not None
+        assert stored.live.start_soc_percent == Decimal(40)
+        assert stored.live.start_soc_at == T0 + timedelta(minutes=1)
+
+        async with parts.engine.begin() as connection:
+            await connection.run_sync(_downgrade, unmigrated_url, "0007")
+        assert "ix_meter_reading_transaction" in await indexes_of_readings(parts.engine)
+        assert await count(parts.engine, MeterSampleRow) == 12
+        assert await parts.writer.write(readings_only(parts.transaction, 4)) == 3
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

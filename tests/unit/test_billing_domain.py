@@ -229,9 +229,11 @@ def test_capacity_is_estimated_from_energy_per_soc_gained() -> None:
 
 def test_live_view_prices_the_session_so_far_and_stops_the_clock_at_the_end() -> None:
     running = _transaction(
-        live=LiveValues(Decimal(50), Decimal(50_000), 11_000, T0 + timedelta(minutes=10))
+        live=LiveValues(
+            Decimal(50), Decimal(50_000), 11_000, T0 + timedelta(minutes=10), Decimal(40), T0
+        )
     )
-    view = live_view(_session(), running, T0 + timedelta(minutes=12), soc_at_start=Decimal(40))
+    view = live_view(_session(), running, T0 + timedelta(minutes=12))
     assert view.energy_wh == 10_000 and view.elapsed == timedelta(minutes=12)
     assert view.cost.total == Decimal("4.90")  # 10 kWh x 0.39 + 1.00
     assert view.battery_capacity_wh == 100_000  # 10 kWh for 10 % gained

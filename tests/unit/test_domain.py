@@ -253,6 +253,24 @@ def test_live_values_ignore_older_samples() -> None:
     assert live.soc_percent == Decimal(55) and live.power_w is None
 
 
+def test_the_start_soc_is_the_earliest_soc_even_when_it_arrives_late() -> None:
+    """A receipt and the capacity estimate need the SoC the session started at: the earliest
+    SoC sample (a station's offline queue may deliver it after later ones); a per-phase SoC or
+    a signed sample without a number is not one."""
+    later = [sampled_value(T0 + timedelta(seconds=60), "55", measurand="SoC")]
+    live = latest_live_values(LiveValues(), later)
+    assert (live.start_soc_percent, live.start_soc_at) == (Decimal(55), T0 + timedelta(seconds=60))
+    earlier = [
+        sampled_value(T0 - timedelta(seconds=1), "20", measurand="SoC", phase="L1"),
+        sampled_value(T0, "40", measurand="SoC"),
+    ]
+    live = latest_live_values(live, earlier)
+    assert (live.start_soc_percent, live.start_soc_at) == (Decimal(40), T0)
+    assert live.soc_percent == Decimal(55)  # the live SoC stays the newest
+    newer = [sampled_value(T0 + timedelta(seconds=120), "60", measurand="SoC")]
+    assert latest_live_values(live, newer).start_soc_percent == Decimal(40)
+
+
 # --- transactions ---------------------------------------------------------------------------
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterable
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
@@ -170,7 +169,6 @@ async def _events(
     subscriber: object,
 ) -> AsyncIterator[str]:
     number = 0
-    soc_at_start: Decimal | None = None
     try:
         view = await ctx.charging.view_of(session)
         number += 1
@@ -194,9 +192,7 @@ async def _events(
             number += 1
             if isinstance(event, MeterValuesReceived) and event.transaction is not None:
                 session = await ctx.charging.get_session(session.id)
-                if soc_at_start is None:
-                    soc_at_start = await ctx.charging.first_soc_of(event.transaction)
-                live = ctx.charging.live_of(session, event.transaction, soc_at_start)
+                live = ctx.charging.live_of(session, event.transaction)
                 yield _sse("meter", number, convert.session(session, live))
             elif isinstance(event, ReceiptIssued):
                 view = await ctx.charging.view_of(await ctx.charging.get_session(session.id))
