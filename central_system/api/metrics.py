@@ -4,10 +4,13 @@ API request latency. Each central system has its own registry (several can run i
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -26,13 +29,8 @@ class ApiMetrics:
             "Transactions that have started and not ended.",
             registry=self.registry,
         )
-        self.ocpp_messages = Counter(
-            "evcharge_ocpp_messages",
-            "OCPP CALLs by action and direction (received from / sent to stations).",
-            ["action", "direction"],
-            registry=self.registry,
-        )
-        self._message_counters: dict[tuple[str, str], Any] = {}
+        self.ocpp_messages = OcppMessageCounts()
+        self.registry.register(self.ocpp_messages)
         self.api_latency = Histogram(
             "evcharge_api_request_duration_seconds",
             "API request latency by route template, method and status.",
@@ -40,20 +38,32 @@ class ApiMetrics:
             registry=self.registry,
         )
 
-    def count_message(self, action: str, direction: str) -> None:
-        """Counted for every OCPP message: the labelled counter is looked up once (labels()
-        takes a lock and builds a key each time)."""
-        counter = self._message_counters.get((action, direction))
-        if counter is None:
-            counter = self.ocpp_messages.labels(action=action, direction=direction)
-            self._message_counters[(action, direction)] = counter
-        counter.inc()
-
     def received(self, action: str) -> None:
-        self.count_message(action, "received")
+        self.ocpp_messages.received[action] += 1
 
     def sent(self, action: str) -> None:
-        self.count_message(action, "sent")
+        self.ocpp_messages.sent[action] += 1
+
+
+class OcppMessageCounts(Collector):
+    """evcharge_ocpp_messages_total{action, direction}: counted for every OCPP message in
+    plain counters, read when /metrics is scraped (a prometheus_client Counter takes a lock per
+    increment: about 1 us per message on the hot path). The event loop is the only writer."""
+
+    def __init__(self) -> None:
+        self.received: Counter[str] = Counter()
+        self.sent: Counter[str] = Counter()
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "evcharge_ocpp_messages",
+            "OCPP CALLs by action and direction (received from / sent to stations).",
+            labels=["action", "direction"],
+        )
+        for direction, counts in (("received", self.received), ("sent", self.sent)):
+            for action, count in sorted(counts.items()):
+                family.add_metric([action, direction], count)
+        yield family
 
 
 class LatencyMiddleware:

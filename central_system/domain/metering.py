@@ -102,7 +102,9 @@ class MeterSample(NamedTuple):
 
 def _to_decimal(value: str | int | float | Decimal) -> Decimal:
     try:
-        number = Decimal(str(value).strip())
+        # Decimal itself ignores surrounding whitespace; str() first so that a 2.0.1 float
+        # is the number its JSON had, not its binary expansion.
+        number = Decimal(value if type(value) is str else str(value))
     except InvalidOperation as error:
         raise InvalidSample(f"sampled value {value!r} is not a number") from error
     if not number.is_finite():
@@ -137,17 +139,23 @@ def sampled_value(
             number = number.scaleb(multiplier)
         if factor is not _ONE:
             number *= factor
-    # positional: keywords cost a NamedTuple a third more
-    return MeterSample(
-        timestamp,
-        measurand,
-        number,
-        base_unit,
-        phase or "",
-        location or "",
-        context or "",
-        signed_data,
+    # The tuple directly: MeterSample(...) goes through a Python-level __new__ (twice the cost).
+    return _new_tuple(
+        MeterSample,
+        (
+            timestamp,
+            measurand,
+            number,
+            base_unit,
+            phase or "",
+            location or "",
+            context or "",
+            signed_data,
+        ),
     )
+
+
+_new_tuple = tuple.__new__
 
 
 def merge_signed(samples: list[MeterSample]) -> list[MeterSample]:

@@ -41,7 +41,7 @@ BOOT_ACTION = "BootNotification"
 
 class Websocket(Protocol):
     async def recv(self) -> str | bytes: ...
-    async def send(self, message: str) -> None: ...
+    async def send(self, message: bytes, *, text: bool) -> None: ...
     async def close(self, code: int = 1000, reason: str = "") -> None: ...
 
 
@@ -275,8 +275,8 @@ class OcppConnection:
             raise StationCallError(error.kind.code(self.version), error.description) from None
         return reply.payload
 
-    async def _send(self, message: str) -> None:
+    async def _send(self, message: bytes) -> None:
         try:
-            await self.websocket.send(message)
+            await self.websocket.send(message, text=True)
         except ConnectionClosed:
             log.info("%s: connection closed before a message could be sent", self.station_id)

@@ -165,15 +165,19 @@ def parse_frame(raw: str | bytes, version: OcppVersion) -> Frame | None:
     )
 
 
-def dump_call(unique_id: str, action: str, payload: dict[str, Any]) -> str:
-    return orjson.dumps([MessageType.CALL, unique_id, action, payload]).decode()
+# Frames are dumped as UTF-8 and sent as text frames as they are (websockets' send(text=True)):
+# a str would be decoded here and encoded again by websockets.
 
 
-def dump_result(unique_id: str, payload: dict[str, Any]) -> str:
-    return orjson.dumps([MessageType.CALLRESULT, unique_id, payload]).decode()
+def dump_call(unique_id: str, action: str, payload: dict[str, Any]) -> bytes:
+    return orjson.dumps([MessageType.CALL, unique_id, action, payload])
 
 
-def dump_error(error: RpcError, version: OcppVersion) -> str:
+def dump_result(unique_id: str, payload: dict[str, Any]) -> bytes:
+    return orjson.dumps([MessageType.CALLRESULT, unique_id, payload])
+
+
+def dump_error(error: RpcError, version: OcppVersion) -> bytes:
     return orjson.dumps(
         [
             MessageType.CALLERROR,
@@ -182,4 +186,4 @@ def dump_error(error: RpcError, version: OcppVersion) -> str:
             error.description,
             error.details,
         ]
-    ).decode()
+    )
