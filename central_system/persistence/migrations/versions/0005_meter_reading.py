@@ -1,6 +1,8 @@
-"""meter readings: the sampled values of one timestamp are one row (meter_reading.samples, a
-JSON array) recognised as a replay by one unique index entry, instead of one row and one
-7-column unique index entry per sampled value; meter_sample becomes a view over them
+"""meter readings: one row per timestamp, meter_sample a view over them
+
+The sampled values of one timestamp are one row (meter_reading.samples, a JSON array)
+recognised as a replay by one unique index entry, instead of one row and one 7-column unique
+index entry per sampled value; meter_sample becomes a view over them
 
 Revision ID: 0005
 Revises: 0004

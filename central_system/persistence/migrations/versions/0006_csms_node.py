@@ -1,5 +1,7 @@
 """central-system processes (csms_node) and the one a station is connected to
-(station.connected_node): the stations of a process that died are marked disconnected
+
+The table csms_node and station.connected_node: the stations of a process that died are
+marked disconnected
 
 Revision ID: 0006
 Revises: 0005

@@ -1,5 +1,7 @@
-"""meter_reading's unique key in time order: (timestamp, station_id, evse_id, identity) instead
-of (station_id, evse_id, timestamp, identity). A group commit stores a reading of each of
+"""meter_reading's unique key in time order
+
+(timestamp, station_id, evse_id, identity) instead of (station_id, evse_id, timestamp,
+identity). A group commit stores a reading of each of
 hundreds of stations at once: with the station first each landed in another page of the index
 (a page written per message, most of what SQLite spent on it); in time order they are all new
 entries at the end of the index. A replay is recognised by the same four columns.

@@ -1,5 +1,7 @@
-"""The transaction keeps its start SoC (start_soc_percent, start_soc_at), and meter_reading loses
-its index by transaction (ix_meter_reading_transaction).
+"""the transaction keeps its start SoC; meter_reading loses its index by transaction
+
+charging_transaction.start_soc_percent and start_soc_at are new; ix_meter_reading_transaction
+is dropped.
 
 The index was there for one query: a session's SoC at start (its earliest SoC sample), read
 back for every live view and receipt. Its entries, (transaction, time), land in a page of each
