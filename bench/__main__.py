@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--scenarios", type=_csv, help=",".join(SCENARIOS))
     parser.add_argument("--capacity", type=_ints, help="idle station counts (10000,18000)")
-    parser.add_argument("--capacity-hold", type=float, help="seconds held at each level (20)")
+    parser.add_argument("--capacity-hold", type=float, help="seconds held at each level (60)")
     parser.add_argument("--heartbeat-interval", type=int, help="stations' heartbeat, s (300)")
     parser.add_argument("--ping-interval", type=float, help="server's websocket ping, s (20)")
     parser.add_argument("--storm", type=int, help="stations in the reconnect storm (10000)")

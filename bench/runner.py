@@ -35,7 +35,9 @@ class Config:
     servers: list[str] = field(default_factory=list)
     scenarios: list[str] = field(default_factory=list)
     capacity_levels: list[int] = field(default_factory=lambda: [10_000, 18_000])
-    capacity_hold: float = 20.0
+    # A window of 60 s holds every periodic round of 60 s or less (housekeeping, firmware, load
+    # management, running costs): a shorter one can miss what a round costs at this scale.
+    capacity_hold: float = 60.0
     heartbeat_interval: int = 300
     ping_interval: float = 20.0
     storm_stations: int = 10_000
