@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from central_system.api.metrics import ApiMetrics
+from central_system.api.metrics import ApiMetrics, GroupCommitCounts
 from central_system.api.routers.log_uploads import upload_path
 from central_system.api.runtime import ApiRuntime
 from central_system.api.security import SystemIds
@@ -244,6 +244,9 @@ class CentralSystem:
         self.ocpp = OcppServer(settings, self.services, self.registry)
         self.ocpp_port: int | None = None
         metrics = ApiMetrics()
+        metrics.registry.register(
+            GroupCommitCounts(lambda: (self.writer.batches, self.writer.messages))
+        )
         self.ocpp.wrap_routers(lambda router: CountingRouter(router, metrics.received))
         self.api = ApiRuntime(
             settings,

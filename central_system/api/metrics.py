@@ -66,6 +66,24 @@ class OcppMessageCounts(Collector):
         yield family
 
 
+class GroupCommitCounts(Collector):
+    """evcharge_group_commit_batches_total and evcharge_group_commit_messages_total: how many
+    database transactions the group-commit writer committed and how many station messages they
+    held (their ratio is the batch size: a few at low load, hundreds under load)."""
+
+    def __init__(self, counts: Callable[[], tuple[int, int]]) -> None:
+        self._counts = counts  # (batches, messages) committed so far
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        batches, messages = self._counts()
+        yield CounterMetricFamily(
+            "evcharge_group_commit_batches", "Group commits (database transactions).", batches
+        )
+        yield CounterMetricFamily(
+            "evcharge_group_commit_messages", "Station messages written by group commits.", messages
+        )
+
+
 class LatencyMiddleware:
     """Times every HTTP request by its route template (not the raw path: bounded labels).
     Server-Sent Event streams are timed until their headers are sent."""

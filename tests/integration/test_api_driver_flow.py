@@ -426,3 +426,34 @@ async def test_a_battery_capacity_is_estimated_from_the_start_soc_the_transactio
         assert reading_reads == []
     finally:
         await station.close()
+
+
+async def test_metrics_count_group_commits_and_the_messages_they_held(
+    api_system: RunningCentralSystem, client: httpx.AsyncClient
+) -> None:
+    """An operator sees the group commit's batch size: messages written / batches committed."""
+
+    async def counted() -> dict[str, float]:
+        text = (await client.get("/metrics")).text
+        return {
+            name: float(value)
+            for line in text.splitlines()
+            if line.startswith("evcharge_group_commit_")
+            for name, value in [line.split(" ")]
+        }
+
+    admin = await make_admin(api_system, client)
+    owner = await make_user(client, admin, "owner@example.com", "owner")
+    await client.post("/api/v1/stations", json=STATION, headers=bearer(owner))
+    before = await counted()
+    station = await boot_station(api_system, "CP-API-1")
+    try:
+        for _ in range(3):
+            await station.call(call16.Heartbeat())
+    finally:
+        await station.close()
+    after = await counted()
+    written = after["evcharge_group_commit_messages_total"]
+    assert written - before["evcharge_group_commit_messages_total"] >= 3
+    batches = after["evcharge_group_commit_batches_total"]
+    assert 1 <= batches - before["evcharge_group_commit_batches_total"] <= written
