@@ -163,21 +163,33 @@ class TransactionService:
         self.running = RunningTransactions()
 
     async def start(self, station_id: str, request: TransactionStart) -> TransactionResult:
-        if request.transaction_id is None:
-            return await self._start(station_id, request)
+        """A new transaction is kept in memory as committed, so that its first update reads
+        nothing back; any other outcome leaves the next update to read what was committed."""
         try:
-            return await self._start(station_id, request)
-        finally:  # the next update reads what was committed
+            result, created = await self._start(station_id, request)
+        except BaseException:
+            if request.transaction_id is not None:
+                self.running.forget(station_id, request.transaction_id)
+            raise
+        if created and result.transaction is not None:
+            sequence = request.sequence
+            seen = SeenSequenceNumbers([sequence.seq_no]) if sequence is not None else None
+            self.running.put(station_id, RunningTransaction(result.transaction, seen))
+        elif request.transaction_id is not None:
             self.running.forget(station_id, request.transaction_id)
+        return result
 
-    async def _start(self, station_id: str, request: TransactionStart) -> TransactionResult:
+    async def _start(
+        self, station_id: str, request: TransactionStart
+    ) -> tuple[TransactionResult, bool]:
+        """The result, and whether the transaction was created by this message."""
         samples = request.samples
         now = self._clock.now()
         async with self._uow() as uow:
             existing = await self._find_existing(uow, station_id, request)
             if existing is not None:
                 if request.sequence is None:  # 1.6 replay: same id and answer as the first time
-                    return TransactionResult(existing, _start_info(existing), replayed=True)
+                    return TransactionResult(existing, _start_info(existing), replayed=True), False
                 # 2.0.1: a Started for a transaction we know (its Updated came first) is an update
                 update = TransactionUpdate(
                     transaction_id=existing.transaction_id,
@@ -189,7 +201,7 @@ class TransactionService:
                     sequence=request.sequence,
                     samples=request.samples,
                 )
-                return await self._update_in(uow, station_id, existing, update, samples, now)
+                return await self._update_in(uow, station_id, existing, update, samples, now), False
 
             info = None
             if request.id_token is not None:
@@ -228,7 +240,7 @@ class TransactionService:
             await self._store_samples(uow, station_id, request.key, transaction, samples)
             uow.record(TransactionStarted(transaction))
             await uow.commit()
-        return TransactionResult(transaction, info)
+        return TransactionResult(transaction, info), True
 
     async def update(self, station_id: str, request: TransactionUpdate) -> TransactionResult:
         samples = request.samples

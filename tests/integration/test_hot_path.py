@@ -16,7 +16,7 @@ from sqlalchemy import select
 from central_system.persistence.batch_store import PostgresBatchStore
 from central_system.persistence.models import MeterSampleRow, TransactionEventRow, TransactionRow
 from tests.conftest import RunningCentralSystem, running_central_system, test_settings
-from tests.helpers import OcppClient, connect
+from tests.helpers import OcppClient, connect, statements_with
 from tests.integration.test_group_commit import terminate_backend
 from tests.integration.test_ocpp201_core import boot, energy, event, ts
 
@@ -67,8 +67,9 @@ async def test_a_station_that_moves_between_processes_is_read_afresh(database_ur
 async def test_meter_values_update_the_running_transaction_in_memory_and_in_the_database(
     central_system: RunningCentralSystem,
 ) -> None:
-    """1.6 MeterValues of a running transaction: the first loads it, the next ones use the
-    one in memory; each answer comes after its samples and live values are committed."""
+    """1.6 MeterValues of a running transaction use the one in memory, kept there as the start
+    committed it (none reads it back); each answer comes after its samples and live values are
+    committed."""
     await central_system.services.stations.register("CS-1")
     await central_system.services.authorization.add_token("TAG")
     running = central_system.services.transactions.running
@@ -78,21 +79,27 @@ async def test_meter_values_update_the_running_transaction_in_memory_and_in_the_
             call16.StartTransaction(connector_id=1, id_tag="TAG", meter_start=1_000, timestamp=ts())
         )
         for minute in (1, 2, 3):
-            await client.call(
-                call16.MeterValues(
-                    connector_id=1,
-                    transaction_id=start.transaction_id,
-                    meter_value=[
-                        {
-                            "timestamp": ts(60 * minute),
-                            "sampledValue": [
-                                {"value": str(1_000 + 100 * minute), "unit": "Wh"},
-                                {"value": str(20 + minute), "measurand": "SoC", "unit": "Percent"},
-                            ],
-                        }
-                    ],
+            with statements_with(central_system.system.engine, "charging_transaction") as reads:
+                await client.call(
+                    call16.MeterValues(
+                        connector_id=1,
+                        transaction_id=start.transaction_id,
+                        meter_value=[
+                            {
+                                "timestamp": ts(60 * minute),
+                                "sampledValue": [
+                                    {"value": str(1_000 + 100 * minute), "unit": "Wh"},
+                                    {
+                                        "value": str(20 + minute),
+                                        "measurand": "SoC",
+                                        "unit": "Percent",
+                                    },
+                                ],
+                            }
+                        ],
+                    )
                 )
-            )
+            assert [sql for sql in reads if sql.lstrip().startswith("SELECT")] == []
             (tx,) = await rows(central_system, TransactionRow)
             assert tx.live_energy_register_wh == 1_000 + 100 * minute  # committed when answered
         assert len(running) == 1
@@ -105,6 +112,27 @@ async def test_meter_values_update_the_running_transaction_in_memory_and_in_the_
     (tx,) = await rows(central_system, TransactionRow)
     assert (tx.meter_start_wh, tx.meter_stop_wh, tx.live_soc_percent) == (1_000, 1_400, 23)
     assert len(await rows(central_system, MeterSampleRow)) == 6
+
+
+async def test_the_first_update_of_a_new_transaction_reads_nothing_back(
+    central_system: RunningCentralSystem,
+) -> None:
+    """2.0.1: the transaction and its seqNo 0 are kept in memory as TransactionEvent(Started)
+    committed them; the Updated events that follow read neither back, and a replay of the
+    Started is still recognised (E01, E07)."""
+    await central_system.services.stations.register("CS-1")
+    async with station(central_system) as client:
+        await client.call(boot())
+        await client.call(event("Started", 0, 0, samples=[energy(1_000)]))
+        engine = central_system.system.engine
+        with statements_with(engine, "SELECT") as reads:
+            await client.call(event("Updated", 1, 60, samples=[energy(2_000)]))
+            await client.call(event("Updated", 2, 120, samples=[energy(3_000)]))
+        assert [sql for sql in reads if "transaction" in sql] == []
+        await client.call(event("Started", 0, 0, samples=[energy(1_000)]))  # a replay
+    assert sorted(e.seq_no for e in await rows(central_system, TransactionEventRow)) == [0, 1, 2]
+    (tx,) = await rows(central_system, TransactionRow)
+    assert (tx.last_seq_no, tx.live_energy_register_wh, tx.meter_start_wh) == (2, 3_000, 1_000)
 
 
 @pytest.mark.postgres
