@@ -198,6 +198,15 @@ async def client(api_system: RunningCentralSystem) -> AsyncIterator[httpx.AsyncC
         yield http
 
 
+async def listed_station(running: RunningCentralSystem, client: httpx.AsyncClient) -> OcppClient:
+    """STATION listed through the API by its owner (whom an admin made), then booted."""
+    admin = await make_admin(running, client)
+    owner = await make_user(client, admin, "owner@example.com", "owner")
+    listed = await client.post("/api/v1/stations", json=STATION, headers=bearer(owner))
+    assert listed.status_code == 201, listed.text
+    return await boot_station(running, str(STATION["id"]))
+
+
 async def boot_station(running: RunningCentralSystem, station_id: str) -> OcppClient:
     station = await connect(running.ocpp_url, station_id, charge_point_class=ObedientStation16)
     await station.call(call16.BootNotification(charge_point_model="M", charge_point_vendor="V"))

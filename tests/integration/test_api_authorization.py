@@ -19,6 +19,7 @@ from tests.api_helpers import (
     bearer,
     boot_station,
     client,
+    listed_station,
     make_admin,
     make_user,
     register_driver,
@@ -321,10 +322,7 @@ async def test_a_session_that_never_starts_releases_its_hold(
     api_system: RunningCentralSystem, client: httpx.AsyncClient
 ) -> None:
     """Stopping before the car charged cancels: the hold is released, the token deleted."""
-    admin = await make_admin(api_system, client)
-    owner = await make_user(client, admin, "owner@example.com", "owner")
-    await client.post("/api/v1/stations", json=STATION, headers=bearer(owner))
-    station = await boot_station(api_system, "CP-API-1")
+    station = await listed_station(api_system, client)
     try:
         driver = await register_driver(client, "driver@example.com")
         started = await client.post(

@@ -19,6 +19,7 @@ from tests.api_helpers import (
     bearer,
     boot_station,
     client,
+    listed_station,
     make_admin,
     make_user,
     register_driver,
@@ -333,10 +334,7 @@ async def test_housekeeping_reads_the_transactions_of_running_sessions_in_one_qu
     """The sessions housekeeping round (every EVCHARGE_MAINTENANCE_INTERVAL) reads the
     transactions of the sessions it linked in one query and leaves running ones alone; it
     read each session's transaction on its own, thousands of queries every 15 s."""
-    admin = await make_admin(api_system, client)
-    owner = await make_user(client, admin, "owner@example.com", "owner")
-    await client.post("/api/v1/stations", json=STATION, headers=bearer(owner))
-    station = await boot_station(api_system, "CP-API-1")
+    station = await listed_station(api_system, client)
     try:
         t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
         for evse in (1, 2):
@@ -378,10 +376,7 @@ async def test_a_battery_capacity_is_estimated_from_the_start_soc_the_transactio
     """Without a battery capacity from the driver, the session's live view estimates it from
     the energy delivered for the SoC gained since the start; the start SoC comes with the
     transaction, whose meter values folded it in, and no stored reading is read back for it."""
-    admin = await make_admin(api_system, client)
-    owner = await make_user(client, admin, "owner@example.com", "owner")
-    await client.post("/api/v1/stations", json=STATION, headers=bearer(owner))
-    station = await boot_station(api_system, "CP-API-1")
+    station = await listed_station(api_system, client)
     try:
         driver = await register_driver(client, "driver@example.com")
         created = await client.post(
@@ -442,11 +437,8 @@ async def test_metrics_count_group_commits_and_the_messages_they_held(
             for name, value in [line.split(" ")]
         }
 
-    admin = await make_admin(api_system, client)
-    owner = await make_user(client, admin, "owner@example.com", "owner")
-    await client.post("/api/v1/stations", json=STATION, headers=bearer(owner))
+    station = await listed_station(api_system, client)
     before = await counted()
-    station = await boot_station(api_system, "CP-API-1")
     try:
         for _ in range(3):
             await station.call(call16.Heartbeat())
