@@ -29,3 +29,17 @@ def test_sqlite_times_are_bound_as_sqlalchemys_datetime_text_in_utc() -> None:
     assert ours(None) is None
     with pytest.raises(ValueError, match="naive"):
         ours(datetime(2026, 1, 1))
+
+
+def test_a_sqlite_time_bound_again_is_not_formatted_again() -> None:
+    """The writer binds the same times message after message (a reading's time is also the
+    transaction's latest sample time; the start SoC's time stays): they are formatted once."""
+    dialect = sqlite.dialect()
+    bind = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert bind is not None
+    moment = datetime(2026, 9, 21, 14, 13, 20, 123000, tzinfo=UTC)
+    text = bind(moment)
+    assert bind(moment) is text
+    assert bind(moment.astimezone(timezone(timedelta(hours=2)))) is text  # the same instant
+    with pytest.raises(ValueError, match="naive"):
+        bind(moment.replace(tzinfo=None))
