@@ -7,8 +7,9 @@ idempotent: a message a station replays after an outage changes nothing and gets
 
 Meter values and transaction updates are most of what stations send. They take the hot path: the
 station's running transaction is kept in memory while the station is connected to this process
-(`RunningTransactions`, loaded from the database at its first message and dropped when the
-station connects or disconnects, so another process's changes are never overwritten), the
+(`RunningTransactions`: kept as its start committed it, else loaded from the database at its
+first message, and dropped when the station connects or disconnects, so another process's
+changes are never overwritten), the
 message is folded into it in memory and its rows go to the group-commit writer, which answers
 once they are committed. Starting and ending a transaction, an update that authorizes a token,
 and a replay take a unit of work of their own, as before.
