@@ -20,6 +20,7 @@ from central_system.services.ports import AuditEntry, Page, TariffRecord
 T = TypeVar("T")
 KILO = Decimal(1000)
 ENERGY_KWH = Decimal("0.001")
+WHOLE = Decimal(1)
 
 
 def kwh(wh: int) -> Decimal:
@@ -28,6 +29,15 @@ def kwh(wh: int) -> Decimal:
 
 def kw(w: Decimal | None) -> Decimal | None:
     return None if w is None else (w / KILO).quantize(ENERGY_KWH)
+
+
+def percent(value: Decimal | None) -> Decimal | None:
+    """An SoC as stations send it ("40", "55.5"), whether it comes from a meter value in memory
+    or from its NUMERIC(9, 3) column ("40.000")."""
+    if value is None:
+        return None
+    normal = value.normalize()
+    return normal.quantize(WHOLE) if normal == normal.to_integral_value() else normal
 
 
 def page(items: list[T], source: Page[Any], limit: int, offset: int) -> s.PageOut[T]:
@@ -156,7 +166,7 @@ def cost(p: PriceBreakdown) -> s.CostOut:
 
 def live(v: LiveView) -> s.LiveOut:
     return s.LiveOut(
-        soc_percent=v.soc_percent,
+        soc_percent=percent(v.soc_percent),
         power_kw=kw(v.power_w),
         energy_kwh=kwh(v.energy_wh),
         elapsed_s=int(v.elapsed.total_seconds()),
