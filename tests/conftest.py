@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import os
 import shutil
+import sys
+import threading
+import traceback
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -171,11 +174,31 @@ STOP_TIMEOUT = 60.0
 
 
 def task_stacks() -> str:
+    """Where every task waits, down its chain of awaits (a task's own stack shows only its
+    outermost coroutine), and every thread's stack (an aiosqlite thread may be the one waiting,
+    e.g. for SQLite's write lock)."""
     lines = []
     for task in asyncio.all_tasks():
-        stack = io.StringIO()
-        task.print_stack(file=stack)
-        lines.append(stack.getvalue())
+        lines.append(f"{task!r} awaits:")
+        awaited: Any = task.get_coro()
+        while awaited is not None:
+            frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+            frame = frame or getattr(awaited, "ag_frame", None)
+            if frame is None:
+                lines.append(f"    {awaited!r}")
+                break
+            lines.append(
+                f"    {frame.f_code.co_qualname} ({frame.f_code.co_filename}:{frame.f_lineno})"
+            )
+            awaited = (
+                getattr(awaited, "cr_await", None)
+                or getattr(awaited, "gi_yieldfrom", None)
+                or getattr(awaited, "ag_await", None)
+            )
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    for ident, frame in sys._current_frames().items():
+        lines.append(f"thread {names.get(ident, ident)}:")
+        lines.extend("    " + line.rstrip() for line in traceback.format_stack(frame)[-6:])
     return "\n".join(lines)
 
 
