@@ -202,7 +202,7 @@ class TransactionService:
                     sequence=request.sequence,
                     samples=request.samples,
                 )
-                return await self._update_in(uow, station_id, existing, update, samples, now), False
+                return await self._update_in(uow, station_id, existing, update, now), False
 
             info = None
             if request.id_token is not None:
@@ -244,42 +244,38 @@ class TransactionService:
         return TransactionResult(transaction, info), True
 
     async def update(self, station_id: str, request: TransactionUpdate) -> TransactionResult:
-        samples = request.samples
         running = await self._running(station_id, request.transaction_id, request.sequence)
         if running is None:
-            return await self._update_unknown(station_id, request, samples)
+            return await self._update_unknown(station_id, request)
         sequence = request.sequence
         seen = running.seq_nos
         if sequence is not None and seen is not None and sequence.seq_no in seen:
             return await self._replayed(station_id, running.transaction, request)
         if request.id_token is not None:  # authorizing a token reads the registry
             try:
-                return await self._update_with_token(station_id, request, samples)
+                return await self._update_with_token(station_id, request)
             finally:
                 self.running.forget(station_id, request.transaction_id)
-        return await self._write_update(station_id, running, request, samples)
+        return await self._write_update(station_id, running, request)
 
     async def _update_with_token(
-        self, station_id: str, request: TransactionUpdate, samples: list[MeterSample]
+        self, station_id: str, request: TransactionUpdate
     ) -> TransactionResult:
         async with self._uow() as uow:
             transaction = await uow.transactions.get(station_id, request.transaction_id)
             if transaction is None:
                 raise LookupError(f"transaction {request.transaction_id} is gone")
-            return await self._update_in(
-                uow, station_id, transaction, request, samples, self._clock.now()
-            )
+            return await self._update_in(uow, station_id, transaction, request, self._clock.now())
 
     async def _write_update(
         self,
         station_id: str,
         running: RunningTransaction,
         request: TransactionUpdate,
-        samples: list[MeterSample],
     ) -> TransactionResult:
         """The hot path: fold the message into the running transaction, then write its rows in
         the next group commit."""
-        transaction = _folded(running.transaction, request, samples)
+        transaction = _folded(running.transaction, request)
         sequence = request.sequence
         event = None
         if sequence is not None:
@@ -291,7 +287,7 @@ class TransactionService:
             await self._writer.write(
                 MessageWrite(
                     samples=_sample_rows(
-                        station_id, request.key or transaction.key, transaction, samples
+                        station_id, request.key or transaction.key, transaction, request.samples
                     ),
                     transaction=transaction,
                     transaction_event=event,
@@ -333,14 +329,16 @@ class TransactionService:
         return _replay(transaction, seen)
 
     async def _update_unknown(
-        self, station_id: str, request: TransactionUpdate, samples: list[MeterSample]
+        self, station_id: str, request: TransactionUpdate
     ) -> TransactionResult:
         if request.sequence is None:
             # 1.6 MeterValues naming a transaction we do not know: keep the samples.
             log.warning(
                 "%s: meter values for unknown transaction %s", station_id, request.transaction_id
             )
-            await self._write_samples(station_id, request.key or ConnectorKey(0, 0), samples)
+            await self._write_samples(
+                station_id, request.key or ConnectorKey(0, 0), request.samples
+            )
             return TransactionResult(None)
         # 2.0.1: the Started event never reached us; the transaction begins here.
         return await self.start(
@@ -489,7 +487,6 @@ class TransactionService:
         station_id: str,
         transaction: Transaction,
         request: TransactionUpdate,
-        samples: list[MeterSample],
         now: datetime,
     ) -> TransactionResult:
         if request.sequence is not None:
@@ -512,7 +509,7 @@ class TransactionService:
                     start_authorization=info.status,
                     group_id=info.group_id,
                 )
-        transaction = _folded(transaction, request, samples)
+        transaction = _folded(transaction, request)
         await uow.transactions.save(transaction)
         await self._record_event(
             uow,
@@ -523,7 +520,7 @@ class TransactionService:
             info,
         )
         await self._store_samples(
-            uow, station_id, request.key or transaction.key, transaction, samples
+            uow, station_id, request.key or transaction.key, transaction, request.samples
         )
         await uow.commit()
         return TransactionResult(transaction, info)
@@ -560,11 +557,11 @@ class TransactionService:
             uow.record(MeterValuesReceived(station_id, key.evse_id, transaction, tuple(samples)))
 
 
-def _folded(
-    transaction: Transaction, request: TransactionUpdate, samples: list[MeterSample]
-) -> Transaction:
+def _folded(transaction: Transaction, request: TransactionUpdate) -> Transaction:
     """The transaction after an update's samples, EVSE, charging state and seqNo."""
-    transaction = tx_rules.at_evse(tx_rules.apply_samples(transaction, samples), request.key)
+    transaction = tx_rules.at_evse(
+        tx_rules.apply_samples(transaction, request.samples), request.key
+    )
     changes: dict[str, Any] = {}
     if (
         request.charging_state is not None
