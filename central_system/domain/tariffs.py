@@ -8,9 +8,11 @@ lines always add up to its total.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Protocol, TypeVar
 
 WH_PER_KWH = Decimal(1000)
 SECONDS_PER_MINUTE = Decimal(60)
@@ -95,4 +97,26 @@ def price(tariff: Tariff, *, energy_wh: int, duration: timedelta) -> PriceBreakd
         time_cost=time_cost,
         session_fee=fee,
         total=energy_cost + time_cost + fee,
+    )
+
+
+class DatedTariff(Protocol):
+    """A station's tariff as stored: valid from a time; a later id was added later."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def valid_from(self) -> datetime: ...
+
+
+D = TypeVar("D", bound=DatedTariff)
+
+
+def in_force(tariffs: Iterable[D], at: datetime) -> D | None:
+    """The tariff of a station in force at `at`: the latest valid from then or before, the
+    newest of those added for the same time (None before the first)."""
+    return max(
+        (t for t in tariffs if t.valid_from <= at),
+        key=lambda t: (t.valid_from, t.id),
+        default=None,
     )

@@ -19,7 +19,7 @@ from central_system.domain.payments import PaymentEventKind
 from central_system.domain.receipts import Receipt
 from central_system.domain.reservations import Reservation, ReservationStatus
 from central_system.domain.sessions import OPEN_STATUSES, ChargingSession, SessionStatus
-from central_system.domain.tariffs import PriceBreakdown, Tariff, quantum
+from central_system.domain.tariffs import PriceBreakdown, Tariff, in_force, quantum
 from central_system.domain.transactions import Transaction
 from central_system.persistence.billing_models import (
     AuditLogRow,
@@ -268,13 +268,8 @@ class SqlCatalogRepository:
         )
 
     async def current_tariff(self, station_id: str, now: datetime) -> TariffRecord | None:
-        row = await self._session.scalar(
-            select(TariffRow)
-            .where(col(TariffRow.station_id) == station_id, col(TariffRow.valid_from) <= now)
-            .order_by(col(TariffRow.valid_from).desc(), col(TariffRow.id).desc())
-            .limit(1)
-        )
-        return self._tariff(row) if row else None
+        """The one in force (domain.tariffs.in_force: one rule for one station and a round)."""
+        return in_force((await self.tariffs_of({station_id})).get(station_id, ()), now)
 
     async def tariffs_of(self, station_ids: Collection[str]) -> dict[str, list[TariffRecord]]:
         wanted = sorted(station_ids)

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
-from central_system.domain.tariffs import PriceBreakdown, price
+from central_system.domain.tariffs import PriceBreakdown, in_force, price
 from central_system.domain.transactions import Transaction
 from central_system.services.ports import (
     ChargingProfileControl,
@@ -112,16 +111,6 @@ class CostService:
                 await self.send_updates()
             except Exception:
                 log.exception("running costs not sent")
-
-
-def in_force(tariffs: Iterable[TariffRecord], at: datetime) -> TariffRecord | None:
-    """The tariff of a station in force at `at`: the latest valid from then or before (the
-    newest of those added at the same time), as CatalogRepository.current_tariff chooses it."""
-    return max(
-        (t for t in tariffs if t.valid_from <= at),
-        key=lambda t: (t.valid_from, t.id),
-        default=None,
-    )
 
 
 def _price(tariff: TariffRecord, transaction: Transaction, now: datetime) -> PriceBreakdown:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from central_system.domain.tariffs import Tariff
-from central_system.services.costs import in_force
+from central_system.domain.tariffs import Tariff, in_force
 from central_system.services.ports import TariffRecord
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
