@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 
 from central_system.domain.accounts import Account, Role
 from central_system.domain.authorization import AuthorizationStatus, IdTokenRecord
@@ -141,8 +141,22 @@ class SqlAccountRepository:
 # --- catalogue -----------------------------------------------------------------------------------
 
 
-# Station ids per IN (...) of a query over many stations (SQLite allows 32,766 parameters).
+M = TypeVar("M", bound=SQLModel)
+
+# Values per IN (...) of a query over many stations or rows (SQLite allows 32,766 parameters).
 _IN_CHUNK = 500
+
+
+async def _rows_in(
+    session: AsyncSession, model: type[M], column: Any, values: Collection[Any]
+) -> list[M]:
+    """The rows of `model` whose `column` is one of `values`, in queries of _IN_CHUNK values."""
+    wanted = sorted(values)
+    rows: list[M] = []
+    for start in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[start : start + _IN_CHUNK]
+        rows.extend(await session.scalars(select(model).where(col(column).in_(chunk))))
+    return rows
 
 
 class SqlCatalogRepository:
@@ -272,16 +286,9 @@ class SqlCatalogRepository:
         return in_force((await self.tariffs_of({station_id})).get(station_id, ()), now)
 
     async def tariffs_of(self, station_ids: Collection[str]) -> dict[str, list[TariffRecord]]:
-        wanted = sorted(station_ids)
         found: dict[str, list[TariffRecord]] = {}
-        for start in range(0, len(wanted), _IN_CHUNK):
-            rows = await self._session.scalars(
-                select(TariffRow).where(
-                    col(TariffRow.station_id).in_(wanted[start : start + _IN_CHUNK])
-                )
-            )
-            for row in rows:
-                found.setdefault(row.station_id, []).append(self._tariff(row))
+        for row in await _rows_in(self._session, TariffRow, TariffRow.station_id, station_ids):
+            found.setdefault(row.station_id, []).append(self._tariff(row))
         return found
 
     async def get_tariff(self, tariff_id: int) -> TariffRecord | None:
@@ -794,18 +801,8 @@ class SqlTransactionQueries:
     async def by_row_ids(self, row_ids: Collection[int]) -> dict[int, Transaction]:
         from central_system.persistence.repositories import _transaction_from_row
 
-        wanted = sorted(row_ids)
-        found: dict[int, Transaction] = {}
-        for start in range(0, len(wanted), _IN_CHUNK):
-            rows = await self._session.scalars(
-                select(TransactionRow).where(
-                    col(TransactionRow.id).in_(wanted[start : start + _IN_CHUNK])
-                )
-            )
-            for row in rows:
-                assert row.id is not None
-                found[row.id] = _transaction_from_row(row)
-        return found
+        rows = await _rows_in(self._session, TransactionRow, TransactionRow.id, row_ids)
+        return {row.id: _transaction_from_row(row) for row in rows if row.id is not None}
 
     async def by_token(self, station_id: str, id_token: str) -> Transaction | None:
         from central_system.persistence.repositories import _transaction_from_row
