@@ -12,6 +12,9 @@ message. They are executed on the driver connection:
 * PostgreSQL: one asyncpg connection from the engine's pool; the readings of the whole batch are
   one `INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING RETURNING` whose returned rows
   say which were new, every other table one `executemany`.
+
+A reading refers to its shape (meter_reading_shape) by key: a shape this process has not yet
+seen committed is stored in the batch that first uses it (`StoredShapes`).
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from central_system.persistence.columns import (
     READING_COLUMNS,
     READING_IDENTITY,
     UPDATE_COLUMNS,
+    ReadingShape,
+    check_stored_shapes,
     connector_values,
     reading_values,
     readings,
@@ -48,6 +53,7 @@ from central_system.persistence.models import (
     ConnectorRow,
     ConnectorStatusLogRow,
     MeterReadingRow,
+    MeterReadingShapeRow,
     OutboxRow,
     StationRow,
     TransactionEventRow,
@@ -250,10 +256,11 @@ def _row_id(row_id: int | None) -> int:
 
 
 class ReadingRow(NamedTuple):
-    """A reading's row, bound, and how many sampled values it holds."""
+    """A reading's row, bound, how many sampled values it holds, and its shape."""
 
     row: list[Any]
     samples: int
+    shape: ReadingShape
 
 
 def reading_rows(statements: Statements, message: MessageWrite) -> list[ReadingRow]:
@@ -263,9 +270,40 @@ def reading_rows(statements: Statements, message: MessageWrite) -> list[ReadingR
     station_id, key, row_id = samples.station_id, samples.key, samples.transaction_row_id
     bind = statements.reading.bind_ordered
     return [
-        ReadingRow(bind(reading_values(station_id, key, row_id, reading)), len(reading.samples))
+        ReadingRow(
+            bind(reading_values(station_id, key, row_id, reading)),
+            len(reading.samples),
+            reading.shape,
+        )
         for reading in readings(samples.samples)
     ]
+
+
+SHAPE_TABLE: Table = MeterReadingShapeRow.__table__  # type: ignore[attr-defined]
+
+
+class StoredShapes:
+    """The keys of the reading shapes this process knows are committed. A batch stores the
+    shapes it uses that are not among them (`INSERT ... ON CONFLICT DO NOTHING`: another
+    process may have stored them), checks that a shape stored under the same key is the same
+    text, and adds them here once it is committed: a batch rolled back takes its shapes with
+    it."""
+
+    def __init__(self) -> None:
+        self._keys: set[int] = set()
+
+    def new(self, rows: Iterable[Iterable[ReadingRow]]) -> dict[int, str]:
+        """The shapes of `rows` not known to be stored, by key."""
+        keys = self._keys
+        return {
+            reading.shape.key: reading.shape.samples
+            for readings_of_message in rows
+            for reading in readings_of_message
+            if reading.shape.key not in keys
+        }
+
+    def committed(self, shapes: Iterable[int]) -> None:
+        self._keys.update(shapes)
 
 
 # --- SQLite ---------------------------------------------------------------------------------
@@ -283,6 +321,7 @@ class SqliteBatchStore:
         self._rows = Rows(self._statements, outbox)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         self._connection: sqlite3.Connection | None = None
+        self._shapes = StoredShapes()
 
     async def write(self, messages: Sequence[MessageWrite]) -> BatchOutcome:
         loop = asyncio.get_running_loop()
@@ -321,11 +360,14 @@ class SqliteBatchStore:
         per_message = [reading_rows(statements, message) for message in messages]
         expected = [sum(reading.samples for reading in rows) for rows in per_message]
         by_statement, events = self._rows.of(messages, expected)
+        shapes = self._shapes.new(per_message)
         connection = self._connect()
         cursor = connection.cursor()
         insert_reading = statements.reading.sql
         try:
             cursor.execute("BEGIN IMMEDIATE")
+            if shapes:
+                self._store_shapes(cursor, shapes)
             added = []
             for rows in per_message:
                 new = 0
@@ -349,7 +391,24 @@ class SqliteBatchStore:
                     self._close()  # a fresh connection for the next batch
             raise
         cursor.close()
+        self._shapes.committed(shapes)
         return BatchOutcome(added, events)
+
+    @staticmethod
+    def _store_shapes(cursor: sqlite3.Cursor, shapes: dict[int, str]) -> None:
+        cursor.executemany(_SQLITE_INSERT_SHAPE, shapes.items())
+        keys = list(shapes)
+        stored = cursor.execute(
+            f"SELECT key, samples FROM {SHAPE_TABLE.name} WHERE key IN "
+            f"({', '.join('?' * len(keys))})",
+            keys,
+        )
+        check_stored_shapes(shapes, stored)
+
+
+_SQLITE_INSERT_SHAPE = (
+    f"INSERT INTO {SHAPE_TABLE.name} (key, samples) VALUES (?, ?) ON CONFLICT DO NOTHING"
+)
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------
@@ -391,12 +450,19 @@ class PostgresBatchStore:
         self._identity = tuple(READING_COLUMNS.index(name) for name in READING_IDENTITY)
         self._connection: AsyncConnection | None = None
         self._driver: Any = None
+        self._shapes = StoredShapes()
 
     async def write(self, messages: Sequence[MessageWrite]) -> BatchOutcome:
         driver = await self._connect()
+        per_message = [reading_rows(self._statements, message) for message in messages]
+        shapes = self._shapes.new(per_message)
         try:
             async with driver.transaction():
-                added = await self._readings(driver, messages)
+                if shapes:
+                    await driver.executemany(_POSTGRES_INSERT_SHAPE, shapes.items())
+                    stored = await driver.fetch(_POSTGRES_SHAPES, list(shapes))
+                    check_stored_shapes(shapes, (tuple(record) for record in stored))
+                added = await self._readings(driver, per_message)
                 by_statement, events = self._rows.of(messages, added)
                 for bulk, params in by_statement.items():
                     await driver.executemany(bulk.sql, params)
@@ -404,6 +470,7 @@ class PostgresBatchStore:
             if not self.fails_alone(error):
                 await self._disconnect()
             raise
+        self._shapes.committed(shapes)
         return BatchOutcome(added, events)
 
     def fails_alone(self, error: BaseException) -> bool:
@@ -440,17 +507,16 @@ class PostgresBatchStore:
             with contextlib.suppress(Exception):
                 await connection.close()
 
-    async def _readings(self, driver: Any, messages: Sequence[MessageWrite]) -> list[int]:
+    async def _readings(self, driver: Any, per_message: Sequence[list[ReadingRow]]) -> list[int]:
         """Insert every message's readings at once; count per message the sampled values of
         those that were new."""
-        statements = self._statements
         identity = self._identity
         owner: dict[tuple[Any, ...], tuple[int, ReadingRow]] = {}
-        for index, message in enumerate(messages):
-            for reading in reading_rows(statements, message):
+        for index, rows_of_message in enumerate(per_message):
+            for reading in rows_of_message:
                 key = tuple(reading.row[i] for i in identity)
                 owner.setdefault(key, (index, reading))  # a replay within the batch: the first
-        added = [0] * len(messages)
+        added = [0] * len(per_message)
         if not owner:
             return added
         rows = _columns((reading.row for _, reading in owner.values()), len(READING_COLUMNS))
@@ -461,6 +527,12 @@ class PostgresBatchStore:
             index, reading = found
             added[index] += reading.samples
         return added
+
+
+_POSTGRES_INSERT_SHAPE = (
+    f"INSERT INTO {SHAPE_TABLE.name} (key, samples) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+)
+_POSTGRES_SHAPES = f"SELECT key, samples FROM {SHAPE_TABLE.name} WHERE key = ANY($1::bigint[])"
 
 
 def batch_store_for(

@@ -26,7 +26,9 @@ READING_COLUMNS = (
     "transaction_row_id",
     "timestamp",
     "identity",
-    "samples",
+    "shape_key",
+    "sample_values",
+    "signed_data",
 )
 # The columns of uq_meter_reading_identity: a reading with these already stored is a replay.
 READING_IDENTITY = ("timestamp", "station_id", "evse_id", "identity")
@@ -38,29 +40,44 @@ _TIMESTAMP = itemgetter(0)
 _VALUE = itemgetter(2)
 _SIGNED_DATA = itemgetter(7)
 _NONES = repeat(None)
-_VALUE_MARK = "\x00"  # orjson escapes control characters within strings: only ours is raw
+
+
+class ReadingShape(NamedTuple):
+    """What the readings of the same values have in common (a meter_reading_shape row)."""
+
+    key: int  # shape_key(samples)
+    samples: str  # JSON: [{"measurand", "phase", "location", "context", "unit"}, ...]
+    identity: int  # the readings' identity (reading_identity)
+    values_template: str  # "[%s,...,%s]": a reading's sample_values, one %s per value
 
 
 class Reading(NamedTuple):
-    """The samples of one timestamp, the digest that recognises them again, and their JSON."""
+    """The samples of one timestamp as a meter_reading row: their shape, their numbers as a JSON
+    array in the shape's order, and their signed data (None when none has any)."""
 
     timestamp: datetime
-    identity: int
-    samples_json: str
+    shape: ReadingShape
+    sample_values: str
+    signed_data: str | None
     samples: Sequence[MeterSample]
+
+    @property
+    def identity(self) -> int:
+        """The digest that recognises the reading again (reading_identity)."""
+        return self.shape.identity
 
 
 def readings(samples: Sequence[MeterSample]) -> list[Reading]:
     """A message's samples grouped by timestamp (in order of first appearance).
 
-    `identity` is a stable signed 64-bit digest (BLAKE2b) of the sorted (measurand, phase,
-    location, context) of the group: the same reading sent again has the same identity whatever
-    the order of its sampled values; one with another set of values at the same time does not.
-    `samples_json` is `samples_json(samples)`.
+    A reading's identity is a stable signed 64-bit digest (BLAKE2b) of the sorted (measurand,
+    phase, location, context) of the group: the same reading sent again has the same identity
+    whatever the order of its sampled values; one with another set of values at the same time
+    does not.
     """
     if samples and all(map(is_, map(_TIMESTAMP, samples), repeat(samples[0].timestamp))):
         # one timestamp object for all: a message with one meterValue (nearly every one)
-        return [Reading(samples[0].timestamp, *_identity_and_json(samples), samples)]
+        return [_reading(samples[0].timestamp, samples)]
     groups: dict[datetime, list[MeterSample]] = {}
     for sample in samples:
         group = groups.get(sample.timestamp)
@@ -68,22 +85,29 @@ def readings(samples: Sequence[MeterSample]) -> list[Reading]:
             groups[sample.timestamp] = [sample]
         else:
             group.append(sample)
-    return [
-        Reading(timestamp, *_identity_and_json(group), group) for timestamp, group in groups.items()
-    ]
+    return [_reading(timestamp, group) for timestamp, group in groups.items()]
 
 
-class _ReadingShape(NamedTuple):
-    identity: int
-    samples_template: str  # samples_json with a %s for each value
+def _reading(timestamp: datetime, samples: Sequence[MeterSample]) -> Reading:
+    shape = reading_shape(tuple(map(_SAMPLE_SHAPE, samples)))
+    values = tuple(map(_VALUE, samples))
+    # by identity: `None in values` compares each Decimal with None, an isinstance of an ABC
+    if any(map(is_, values, _NONES)):
+        sample_values = "[" + ",".join("null" if v is None else str(v) for v in values) + "]"
+    else:
+        sample_values = shape.values_template % values  # a Decimal's str() is a JSON number
+    signed_data = None
+    if not all(map(is_, map(_SIGNED_DATA, samples), _NONES)):
+        signed_data = orjson.dumps([sample.signed_data for sample in samples]).decode()
+    return Reading(timestamp, shape, sample_values, signed_data, samples)
 
 
 @lru_cache(maxsize=4096)
-def _reading_shape(shape: tuple[tuple[str, str, str, str, str], ...]) -> _ReadingShape:
-    """What a station's readings of the same values have in common: a station sends the same
-    measurands, units, phases, locations and contexts message after message, so their digest
-    and JSON are computed once (a third of the writer's binding time otherwise)."""
-    template = orjson.dumps(
+def reading_shape(shape: tuple[tuple[str, str, str, str, str], ...]) -> ReadingShape:
+    """The shape of readings of these (measurand, unit, phase, location, context), in this
+    order. A station sends the same values message after message: its shape's JSON, key and
+    identity are computed once."""
+    samples = orjson.dumps(
         [
             {
                 "measurand": measurand,
@@ -91,26 +115,33 @@ def _reading_shape(shape: tuple[tuple[str, str, str, str, str], ...]) -> _Readin
                 "location": location,
                 "context": context,
                 "unit": unit,
-                "value": orjson.Fragment(_VALUE_MARK),
             }
             for measurand, unit, phase, location, context in shape
         ]
     ).decode()
-    return _ReadingShape(
+    return ReadingShape(
+        shape_key(samples),
+        samples,
         identity_of((m, p, loc, c) for m, _, p, loc, c in shape),
-        template.replace("%", "%%").replace(_VALUE_MARK, "%s"),
+        "[" + ",".join(["%s"] * len(shape)) + "]",
     )
 
 
-def _identity_and_json(samples: Sequence[MeterSample]) -> tuple[int, str]:
-    """`reading_identity(samples), samples_json(samples)`, from the shape's cache when every
-    value is a number without signed data (a SignedData value has no number to fill in)."""
-    shape = _reading_shape(tuple(map(_SAMPLE_SHAPE, samples)))
-    values = tuple(map(_VALUE, samples))
-    # by identity: `None in values` compares each Decimal with None, an isinstance of an ABC
-    if any(map(is_, values, _NONES)) or not all(map(is_, map(_SIGNED_DATA, samples), _NONES)):
-        return shape.identity, samples_json(samples)
-    return shape.identity, shape.samples_template % values
+def shape_key(shape_samples: str) -> int:
+    """The key of a meter_reading_shape: a signed 64-bit digest (BLAKE2b) of its JSON. Stored:
+    never change it (migration 0009 computed it for the readings stored before)."""
+    return _digest(shape_samples)
+
+
+class ShapeCollision(ValueError):
+    """Two reading shapes with the same key (a 64-bit digest): never seen, but not stored."""
+
+
+def check_stored_shapes(ours: dict[int, str], stored: Iterable[tuple[int, str]]) -> None:
+    """Raise ShapeCollision when a stored shape has one of our keys but other values."""
+    for key, samples in stored:
+        if ours.get(key, samples) != samples:
+            raise ShapeCollision(f"reading shape {key} is stored as {samples!r}, not {ours[key]!r}")
 
 
 def reading_identity(samples: Iterable[MeterSample]) -> int:
@@ -120,9 +151,11 @@ def reading_identity(samples: Iterable[MeterSample]) -> int:
 def identity_of(sample_keys: Iterable[tuple[str, str, str, str]]) -> int:
     """The digest of (measurand, phase, location, context) keys. Stored: never change it
     (migration 0005 computed it for the samples stored before)."""
-    text = "\x1e".join(sorted("\x1f".join(key) for key in sample_keys))
-    digest = blake2b(text.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    return _digest("\x1e".join(sorted("\x1f".join(key) for key in sample_keys)))
+
+
+def _digest(text: str) -> int:
+    return int.from_bytes(blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 def reading_values(
@@ -135,16 +168,18 @@ def reading_values(
         key.connector_id,
         transaction_row_id,
         reading.timestamp,
-        reading.identity,
-        reading.samples_json,
+        reading.shape.identity,
+        reading.shape.key,
+        reading.sample_values,
+        reading.signed_data,
     )
 
 
 def samples_json(samples: Iterable[MeterSample]) -> str:
-    """A reading's sampled values as a JSON array of objects with the keys measurand, phase,
-    location, context, unit, value and signed_data (the view meter_sample's columns); `value` is
-    the exact decimal as a JSON number (null for a 1.6 SignedData value), `signed_data` only
-    when there is some."""
+    """A reading's sampled values as meter_reading.samples held them from migration 0005 to
+    0009 (which convert to and from it): a JSON array of objects with the keys measurand, phase,
+    location, context, unit, value and signed_data; `value` is the exact decimal as a JSON
+    number (null for a 1.6 SignedData value), `signed_data` only when there is some."""
     return orjson.dumps(
         [
             {

@@ -157,10 +157,28 @@ class TransactionEventRow(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
+class MeterReadingShapeRow(SQLModel, table=True):
+    """What the readings of one shape have in common: which values they carry, in which order,
+    with which units (a JSON array of objects with the keys measurand, phase, location, context
+    and unit). A station sends the same shape message after message, so a reading stores only
+    its numbers and this row's key (migration 0009).
+
+    `key` is a digest of `samples` (columns.shape_key), so a writer knows a shape's key without
+    reading it back; a writer checks once per shape and process that the stored text is its
+    own. Shapes are never deleted."""
+
+    __tablename__ = "meter_reading_shape"
+
+    key: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    samples: str = Field(sa_type=Text)
+
+
 class MeterReadingRow(SQLModel, table=True):
     """The sampled values a message carries for one timestamp of one EVSE (an OCPP MeterValue),
-    in base units, as one row: `samples` is a JSON array of one object per value
-    (columns.samples_json; the view meter_sample has one row per value).
+    in base units, as one row: `shape_key` says which values (meter_reading_shape),
+    `sample_values` is a JSON array of their numbers in that order (null for a 1.6 SignedData
+    value without one), `signed_data` a JSON array of their signed data, or NULL when none has
+    any (columns.readings; the view meter_sample has one row per value).
 
     A reading is stored once: (timestamp, station, EVSE, identity) recognises a replay, where
     `identity` is a digest of its values' (measurand, phase, location, context). One row and one
@@ -170,7 +188,11 @@ class MeterReadingRow(SQLModel, table=True):
     its index, not one in each station's part of it (migration 0007). For the same reason there
     is no index by transaction (migration 0008): its entries would land in a page of each
     transaction's part of it, a page written per message; nothing reads readings by
-    transaction (the transaction keeps its start SoC, the one value a session read back)."""
+    transaction (the transaction keeps its start SoC, the one value a session read back).
+
+    `shape_key` has no foreign key: every writer stores a shape in the same database
+    transaction as its first reading, and shapes are never deleted; on PostgreSQL a foreign
+    key would lock the few shape rows for every reading of every writer."""
 
     __tablename__ = "meter_reading"
     __table_args__ = (
@@ -189,13 +211,15 @@ class MeterReadingRow(SQLModel, table=True):
     transaction_row_id: int | None = Field(default=None, foreign_key="charging_transaction.id")
     timestamp: datetime = Field(sa_type=UTCDateTime, nullable=False)
     identity: int = Field(sa_type=BigInteger)
-    samples: str = Field(sa_type=Text)
+    shape_key: int = Field(sa_type=BigInteger)
+    sample_values: str = Field(sa_type=Text)
+    signed_data: str | None = Field(default=None, sa_type=Text)
 
 
 class MeterSampleRow(SQLModel, table=True):
-    """One sampled value: a row of the view meter_sample, which unpacks meter_reading.samples
-    (migration 0005 defines it for SQLite and PostgreSQL). Read-only: values are written with
-    their reading. For SQL users and reports that want a value per row."""
+    """One sampled value: a row of the view meter_sample, which unpacks each meter_reading with
+    its shape (migration 0009 defines it for SQLite and PostgreSQL). Read-only: values are
+    written with their reading. For SQL users and reports that want a value per row."""
 
     __tablename__ = "meter_sample"
 
@@ -247,6 +271,7 @@ __all__ = [
     "ConnectorStatusLogRow",
     "IdTokenRow",
     "MeterReadingRow",
+    "MeterReadingShapeRow",
     "MeterSampleRow",
     "NodeRow",
     "OutboxRow",

@@ -43,6 +43,7 @@ from central_system.persistence.billing_repositories import (
 )
 from central_system.persistence.columns import (
     READING_COLUMNS,
+    check_stored_shapes,
     reading_values,
     readings,
     transaction_values,
@@ -59,6 +60,7 @@ from central_system.persistence.models import (
     ConnectorStatusLogRow,
     IdTokenRow,
     MeterReadingRow,
+    MeterReadingShapeRow,
     StationLogRow,
     StationRow,
     TransactionEventRow,
@@ -413,8 +415,22 @@ class SqlMeterValueRepository:
     ) -> int:
         dialect = self._session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        grouped = readings(samples)
+        if not grouped:
+            return 0
         added = 0
-        for reading in readings(samples):
+        shapes = {reading.shape.key: reading.shape.samples for reading in grouped}
+        await self._session.execute(
+            insert(MeterReadingShapeRow).on_conflict_do_nothing(),
+            [{"key": key, "samples": text} for key, text in shapes.items()],
+        )
+        stored = await self._session.execute(
+            select(col(MeterReadingShapeRow.key), col(MeterReadingShapeRow.samples)).where(
+                col(MeterReadingShapeRow.key).in_(shapes)
+            )
+        )
+        check_stored_shapes(shapes, ((key, text) for key, text in stored))
+        for reading in grouped:
             values = reading_values(station_id, key, transaction_row_id, reading)
             result: Any = await self._session.execute(
                 insert(MeterReadingRow)

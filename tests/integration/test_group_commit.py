@@ -18,17 +18,20 @@ import asyncpg
 import pytest
 from alembic import command
 from sqlalchemy import (
+    BigInteger,
     Column,
     Integer,
     MetaData,
     Numeric,
     String,
     Table,
+    Text,
     func,
     insert,
     inspect,
     select,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -51,6 +54,7 @@ from central_system.persistence.batch_store import (
     SqliteBatchStore,
     batch_store_for,
 )
+from central_system.persistence.columns import reading_identity, samples_json
 from central_system.persistence.database import (
     WAL_AUTOCHECKPOINT_PAGES,
     create_engine,
@@ -524,9 +528,47 @@ async def test_an_update_written_after_the_stop_does_not_undo_it(database_url: s
         assert stored.live.energy_register_wh == 1_029  # the update's live values are saved
 
 
-def readings_only(transaction: Transaction, minute: int) -> MessageWrite:
-    """`meter_write` without the transaction's update: what a schema of any age can take."""
-    return replace(meter_write(transaction, minute), transaction=None)
+async def store_old_reading(
+    engine: AsyncEngine, transaction: Transaction, samples: Sequence[MeterSample]
+) -> int:
+    """Store one reading as schemas 0005 to 0008 held it (its samples as one JSON array of
+    objects), as their writer did: the number of samples stored, 0 for a replay."""
+    old_readings = Table(  # meter_reading as schema 0008 had it
+        "meter_reading",
+        MetaData(),
+        *(
+            Column(name, type_)
+            for name, type_ in (
+                ("station_id", String),
+                ("evse_id", Integer),
+                ("connector_id", Integer),
+                ("transaction_row_id", Integer),
+                ("timestamp", UTCDateTime),
+                ("identity", BigInteger),
+                ("samples", Text),
+            )
+        ),
+    )
+    dml = postgresql if engine.dialect.name == "postgresql" else sqlite
+    async with engine.begin() as connection:
+        result = await connection.execute(
+            dml.insert(old_readings)
+            .values(
+                station_id=transaction.station_id,
+                evse_id=KEY.evse_id,
+                connector_id=KEY.connector_id,
+                transaction_row_id=transaction.row_id,
+                timestamp=samples[0].timestamp,
+                identity=reading_identity(samples),
+                samples=samples_json(samples),
+            )
+            .on_conflict_do_nothing()
+        )
+    return len(samples) if result.rowcount else 0
+
+
+def samples_of_minute(minute: int) -> list[MeterSample]:
+    return samples_at(T0 + timedelta(minutes=minute), 1000 + minute)
 
 
 async def indexes_of_readings(engine: AsyncEngine) -> set[str]:
@@ -554,29 +596,32 @@ async def test_readings_are_recognised_again_across_the_reordering_of_their_key(
 ) -> None:
     """Migration 0007 puts meter_reading's unique key in time order, and back on downgrade:
     the stored readings and the view over them stay, and a replay of a reading stored before
-    is still recognised after it (readings only: the transaction's columns of today are not
-    there before migration 0008)."""
+    is still recognised after it (readings stored as schemas before 0009 held them)."""
     from central_system.persistence.migrate import upgrade
 
     await upgrade(unmigrated_url, "0006")
     async with running_writer(unmigrated_url) as parts:
+        engine, transaction = parts.engine, parts.transaction
         by_station = ["station_id", "evse_id", "timestamp", "identity"]
-        assert await unique_key_of_readings(parts.engine) == by_station
+        assert await unique_key_of_readings(engine) == by_station
         for minute in (1, 2):
-            assert await parts.writer.write(readings_only(parts.transaction, minute)) == 3
-        await upgrade(unmigrated_url)
+            stored = await store_old_reading(engine, transaction, samples_of_minute(minute))
+            assert stored == 3
+        await upgrade(unmigrated_url, "0008")
         in_time_order = ["timestamp", "station_id", "evse_id", "identity"]
-        assert await unique_key_of_readings(parts.engine) == in_time_order
-        assert await parts.writer.write(readings_only(parts.transaction, 2)) == 0  # a replay
-        assert await parts.writer.write(readings_only(parts.transaction, 3)) == 3
-        assert await count(parts.engine, MeterSampleRow) == 9
+        assert await unique_key_of_readings(engine) == in_time_order
+        replay = await store_old_reading(engine, transaction, samples_of_minute(2))
+        assert replay == 0
+        assert await store_old_reading(engine, transaction, samples_of_minute(3)) == 3
+        assert await count(engine, MeterSampleRow) == 9
 
-        async with parts.engine.begin() as connection:
+        async with engine.begin() as connection:
             await connection.run_sync(_downgrade, unmigrated_url, "0006")
-        assert await unique_key_of_readings(parts.engine) == by_station
-        assert await parts.writer.write(readings_only(parts.transaction, 3)) == 0
-        assert await count(parts.engine, MeterReadingRow) == 3
-        assert await count(parts.engine, MeterSampleRow) == 9
+        assert await unique_key_of_readings(engine) == by_station
+        replay = await store_old_reading(engine, transaction, samples_of_minute(3))
+        assert replay == 0
+        assert await count(engine, MeterReadingRow) == 3
+        assert await count(engine, MeterSampleRow) == 9
 
 
 async def test_the_start_soc_moves_from_the_readings_to_the_transaction(
@@ -589,29 +634,100 @@ async def test_the_start_soc_moves_from_the_readings_to_the_transaction(
 
     await upgrade(unmigrated_url, "0007")
     async with running_writer(unmigrated_url) as parts:
+        engine = parts.engine
         for minute, soc in ((2, 41), (1, 40), (3, 42)):  # the first one arrives late
-            write = readings_only(parts.transaction, minute)
-            assert write.samples is not None
             at = T0 + timedelta(minutes=minute)
-            samples = [*write.samples.samples, MeterSample(at, "SoC", Decimal(soc), "Percent")]
-            samples_write = replace(write.samples, samples=samples)
-            assert await parts.writer.write(replace(write, samples=samples_write)) == 4
-        assert "ix_meter_reading_transaction" in await indexes_of_readings(parts.engine)
+            samples = [*samples_of_minute(minute), MeterSample(at, "SoC", Decimal(soc), "Percent")]
+            assert await store_old_reading(engine, parts.transaction, samples) == 4
+        assert "ix_meter_reading_transaction" in await indexes_of_readings(engine)
 
-        await upgrade(unmigrated_url)
-        assert "ix_meter_reading_transaction" not in await indexes_of_readings(parts.engine)
-        uow_factory = SqlUnitOfWorkFactory(session_factory(parts.engine), EventBus())
+        await upgrade(unmigrated_url, "0008")
+        assert "ix_meter_reading_transaction" not in await indexes_of_readings(engine)
+        uow_factory = SqlUnitOfWorkFactory(session_factory(engine), EventBus())
         async with uow_factory.reading() as uow:
             stored = await uow.transactions.get("CS-1", "TX-1")
         assert stored is not None
         assert stored.live.start_soc_percent == Decimal(40)
         assert stored.live.start_soc_at == T0 + timedelta(minutes=1)
 
-        async with parts.engine.begin() as connection:
+        async with engine.begin() as connection:
             await connection.run_sync(_downgrade, unmigrated_url, "0007")
-        assert "ix_meter_reading_transaction" in await indexes_of_readings(parts.engine)
-        assert await count(parts.engine, MeterSampleRow) == 12
-        assert await parts.writer.write(readings_only(parts.transaction, 4)) == 3
+        assert "ix_meter_reading_transaction" in await indexes_of_readings(engine)
+        assert await count(engine, MeterSampleRow) == 12
+        new = await store_old_reading(engine, parts.transaction, samples_of_minute(4))
+        assert new == 3
+
+
+async def view_rows(engine: AsyncEngine) -> list[tuple[object, ...]]:
+    """Every row of the view meter_sample, as a SQL user reads them."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            select(MeterSampleRow.__table__).order_by("reading_id", "position")  # type: ignore[attr-defined]
+        )
+        return [tuple(row) for row in rows]
+
+
+async def test_readings_stored_before_shapes_keep_their_values_both_ways(
+    unmigrated_url: str,
+) -> None:
+    """Migration 0009 splits each stored reading into its shape (stored once) and its numbers:
+    the view shows the same rows before and after, numbers as they were sent (15.50 stays
+    15.50), signed data and a SignedData value without a number included; the writer then
+    recognises a replay of a reading stored before. The downgrade puts the readings' JSON back
+    as it was and the view shows the same rows again."""
+    from central_system.persistence.migrate import upgrade
+
+    await upgrade(unmigrated_url, "0008")
+    at = T0 + timedelta(minutes=1)
+    unusual = [
+        MeterSample(at, "Energy.Active.Import.Register", Decimal("1078"), "Wh", signed_data="sd1"),
+        MeterSample(at, "Current.Import", Decimal("15.50"), "A", "L1", "Outlet", "Sample.Clock"),
+        MeterSample(at, "Voltage", Decimal("-0.001"), "V", "L2-N"),
+        MeterSample(at, "SoC", Decimal("1E+2"), "Percent", location="EV"),
+        MeterSample(at, 'Odd "100%" %s', None, "%d", signed_data="blob"),
+    ]
+    async with running_writer(unmigrated_url) as parts:
+        engine, transaction = parts.engine, parts.transaction
+        assert await store_old_reading(engine, transaction, unusual) == 5
+        for minute in (2, 3):
+            stored = await store_old_reading(engine, transaction, samples_of_minute(minute))
+            assert stored == 3
+        before = await view_rows(engine)
+        async with engine.connect() as connection:
+            stored_json = (
+                (await connection.exec_driver_sql("SELECT samples FROM meter_reading ORDER BY id"))
+                .scalars()
+                .all()
+            )
+        assert stored_json[0] == samples_json(unusual)
+
+        await upgrade(unmigrated_url)
+        assert await view_rows(engine) == before
+        async with engine.connect() as connection:
+            shapes = await connection.exec_driver_sql("SELECT count(*) FROM meter_reading_shape")
+            assert shapes.scalar_one() == 2  # the unusual reading's, and the one of minutes 2, 3
+            values = await connection.exec_driver_sql(
+                "SELECT sample_values, signed_data FROM meter_reading ORDER BY id"
+            )
+            assert values.first() == (
+                "[1078,15.50,-0.001,1E+2,null]",
+                '["sd1",null,null,null,"blob"]',
+            )
+        assert await parts.writer.write(meter_write(transaction, 3)) == 0  # a replay
+        assert await parts.writer.write(meter_write(transaction, 4)) == 3
+        assert len(await view_rows(engine)) == len(before) + 3
+
+        async with engine.begin() as connection:
+            await connection.run_sync(_downgrade, unmigrated_url, "0008")
+        assert (await view_rows(engine))[: len(before)] == before
+        async with engine.connect() as connection:
+            restored = (
+                (await connection.exec_driver_sql("SELECT samples FROM meter_reading ORDER BY id"))
+                .scalars()
+                .all()
+            )
+        assert restored[:3] == stored_json
+        assert await store_old_reading(engine, transaction, samples_of_minute(4)) == 0
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
