@@ -77,13 +77,16 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def db_upgrade(args: argparse.Namespace) -> int:
-    from central_system.persistence.migrate import upgrade
+    from central_system.persistence.migrate import current_revision, head_revision, upgrade
     from central_system.settings import Settings
 
     configure_logging()
     settings = Settings()
     _run(upgrade(settings.database_url, args.revision))
-    print(f"database schema is at {args.revision}")
+    # what the database is at, not what was asked for: an older revision is not gone back to
+    revision = _run(current_revision(settings.database_url))
+    head = " (head)" if revision == head_revision(settings.database_url) else ""
+    print(f"database schema is at {revision}{head}")
     return 0
 
 

@@ -15,6 +15,7 @@ from ocpp.v201 import call as call201
 from sqlalchemy import select
 
 from central_system.persistence.database import create_engine, session_factory
+from central_system.persistence.migrate import head_revision
 from central_system.persistence.models import OutboxRow, StationRow, TransactionRow
 from tests.e2e.cli import cli_env, run, serve
 from tests.helpers import connect, wait_for
@@ -69,11 +70,24 @@ async def test_registry_commands_and_serve(env: dict[str, str]) -> None:
 
 
 async def test_db_upgrade_is_idempotent(env: dict[str, str]) -> None:
+    head = head_revision(env["EVCHARGE_DATABASE_URL"])
     for _ in range(2):
         code, out = await run("db", "upgrade", env=env)
-        assert code == 0 and "database schema is at head" in out
+        assert code == 0 and f"database schema is at {head} (head)" in out
     code, _ = await run("stations", "add", "CP-9", env=env)
     assert code == 0
+
+
+async def test_db_upgrade_says_the_revision_the_database_is_at(env: dict[str, str]) -> None:
+    """An upgrade to an older revision than the database's changes nothing, and says so: it
+    printed the revision asked for."""
+    code, out = await run("db", "upgrade", "--revision", "0008", env=env)
+    assert code == 0 and "database schema is at 0008\n" in out
+    code, out = await run("db", "upgrade", env=env)
+    head = head_revision(env["EVCHARGE_DATABASE_URL"])
+    assert code == 0 and f"database schema is at {head} (head)" in out
+    code, out = await run("db", "upgrade", "--revision", "0008", env=env)
+    assert code == 0 and f"database schema is at {head} (head)" in out
 
 
 async def _kill(server: Any) -> None:
