@@ -54,7 +54,12 @@ from central_system.persistence.batch_store import (
     SqliteBatchStore,
     batch_store_for,
 )
-from central_system.persistence.columns import reading_identity, samples_json
+from central_system.persistence.columns import (
+    ShapeCollision,
+    reading_identity,
+    readings,
+    samples_json,
+)
 from central_system.persistence.database import (
     WAL_AUTOCHECKPOINT_PAGES,
     create_engine,
@@ -66,6 +71,7 @@ from central_system.persistence.models import (
     ConnectorRow,
     ConnectorStatusLogRow,
     MeterReadingRow,
+    MeterReadingShapeRow,
     MeterSampleRow,
     OutboxRow,
     StationRow,
@@ -316,6 +322,42 @@ async def test_a_failing_batch_fails_only_the_message_that_broke_it(database_url
         minute_2 = T0 + timedelta(minutes=2)
         assert await count(parts.engine, MeterSampleRow, MeterSampleRow.timestamp == minute_2) == 0
         assert len(parts.events) == events_before + 2
+
+
+async def test_no_reading_is_stored_under_a_shape_key_stored_with_other_values(
+    database_url: str,
+) -> None:
+    """A shape's key is a 64-bit digest: were another shape stored under the same key, the
+    writer and the ORM path would store no reading under it (the message fails) rather than
+    label its numbers with another shape's values."""
+    async with running_writer(database_url) as parts:
+        (reading,) = readings(samples_of_minute(1))
+        async with parts.engine.begin() as connection:
+            await connection.execute(
+                insert(MeterReadingShapeRow.__table__),  # type: ignore[attr-defined]
+                {"key": reading.shape.key, "samples": '[{"measurand":"Other"}]'},
+            )
+        (result,) = await asyncio.gather(
+            parts.writer.write(meter_write(parts.transaction, 1)), return_exceptions=True
+        )
+        assert isinstance(result, ShapeCollision)
+        uow_factory = SqlUnitOfWorkFactory(session_factory(parts.engine), EventBus())
+        async with uow_factory() as uow:
+            with pytest.raises(ShapeCollision):
+                await uow.meter_values.add(
+                    "CS-1", KEY, parts.transaction.row_id, samples_of_minute(1)
+                )
+        assert await count(parts.engine, MeterReadingRow) == 0
+        # another shape is stored and used as ever
+        assert await parts.writer.write(readings_other_shape(parts.transaction)) == 1
+        assert await count(parts.engine, MeterReadingRow) == 1
+
+
+def readings_other_shape(transaction: Transaction) -> MessageWrite:
+    at = T0 + timedelta(minutes=5)
+    samples = [MeterSample(at, "SoC", Decimal(50), "Percent", location="EV")]
+    event = MeterValuesReceived("CS-1", KEY.evse_id, transaction, tuple(samples))
+    return MessageWrite(samples=SampleRows("CS-1", KEY, transaction.row_id, samples, event))
 
 
 async def test_sqlite_locked_by_another_writer_fails_the_batch_and_stores_nothing(
