@@ -11,7 +11,8 @@ the database at a time, and beyond that, or when the database cannot answer, a s
 HTTP 503 with Retry-After (its back-off retries). A connection is recorded in a batch with the
 others (`services.presence`) before its first message is handled. What a connection keeps while
 idle is small: the handshake's HTTP headers are dropped once it is open, and one task pings
-every connection (`keepalive.Keepalive`) instead of a task per connection.
+every connection (`keepalive.Keepalive`) instead of a task per connection. The websockets are
+`transport.websocket`'s: websockets' Sans-I/O protocol on asyncio, without its asyncio layer.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
@@ -39,6 +39,7 @@ from central_system.transport.keepalive import Keepalive
 from central_system.transport.ocppj import SUBPROTOCOLS, OcppVersion
 from central_system.transport.v16 import Ocpp16Handlers
 from central_system.transport.v201 import Ocpp201Handlers
+from central_system.transport.websocket import StationWebsocket, WebsocketServer
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +101,9 @@ def _certificate_subject(certificate: dict[str, Any] | None) -> tuple[str | None
 
 
 def _response(
-    connection: ServerConnection, status: HTTPStatus, text: str, retry_after: int | None = None
+    connection: StationWebsocket, status: HTTPStatus, text: str, retry_after: int | None = None
 ) -> Response:
-    response = connection.respond(status, text + "\n")
+    response = connection.protocol.reject(status, text + "\n")
     if status is HTTPStatus.UNAUTHORIZED:
         response.headers["WWW-Authenticate"] = 'Basic realm="OCPP", charset="UTF-8"'
     if retry_after is not None:
@@ -132,8 +133,8 @@ class OcppServer:
         self.admitting = 0  # admissions in progress
         self.refused_busy = 0  # handshakes answered 503 (for tests and metrics)
 
-    def listeners(self) -> list[Any]:
-        """The websockets servers (async context managers): ws:// always, wss:// when TLS is
+    def listeners(self) -> list[WebsocketServer]:
+        """The listening sockets (async context managers): ws:// always, wss:// when TLS is
         configured (A00.FR.006 allows a port per profile)."""
         settings = self._settings
         servers = [self._serve(settings.ocpp_port)]
@@ -155,23 +156,23 @@ class OcppServer:
             context.verify_mode = ssl.CERT_OPTIONAL
         return context
 
-    def _serve(self, port: int, **kwargs: Any) -> Any:
+    def _serve(self, port: int, ssl: ssl.SSLContext | None = None) -> WebsocketServer:
+        """No permessage-deflate (not offered in the handshake: 61 KiB per connection), and
+        self.keepalive pings every connection."""
         settings = self._settings
-        return serve(
+        return WebsocketServer(
             self._handle,
             settings.ocpp_host,
             port,
+            process_request=self._process_request,
             subprotocols=SUPPORTED_SUBPROTOCOLS,  # type: ignore[arg-type]
             select_subprotocol=self._select_subprotocol,
-            process_request=self._process_request,
-            ping_interval=None,  # self.keepalive pings every connection
             max_size=settings.ocpp_max_frame_bytes,
             max_queue=MAX_QUEUED_FRAMES,
             write_limit=WRITE_BUFFER_BYTES,
-            compression=None,
             server_header="evcharge",
             backlog=settings.ocpp_listen_backlog,
-            **kwargs,
+            ssl=ssl,
         )
 
     def wrap_routers(self, wrap: Callable[[Router], Router]) -> None:
@@ -179,7 +180,7 @@ class OcppServer:
         self._routers = {version: wrap(router) for version, router in self._routers.items()}
 
     @staticmethod
-    def _select_subprotocol(connection: ServerConnection, offered: Any) -> Any:
+    def _select_subprotocol(connection: Any, offered: Any) -> Any:
         """The first subprotocol in the client's preference order that we speak, else none."""
         for subprotocol in offered:
             if subprotocol in SUBPROTOCOLS:
@@ -187,7 +188,7 @@ class OcppServer:
         return None
 
     async def _process_request(
-        self, connection: ServerConnection, request: Request
+        self, connection: StationWebsocket, request: Request
     ) -> Response | None:
         try:
             station_id = station_id_from_path(request.path, self._settings.ocpp_path)
@@ -225,7 +226,7 @@ class OcppServer:
             return _response(connection, HTTPStatus.UNAUTHORIZED, "Authentication failed")
         return None
 
-    def _busy(self, connection: ServerConnection, text: str) -> Response:
+    def _busy(self, connection: StationWebsocket, text: str) -> Response:
         return _response(
             connection,
             HTTPStatus.SERVICE_UNAVAILABLE,
@@ -233,15 +234,15 @@ class OcppServer:
             retry_after=self._settings.ocpp_retry_after,
         )
 
-    async def _handle(self, websocket: ServerConnection) -> None:
+    async def _handle(self, websocket: StationWebsocket) -> None:
         request = websocket.request
         assert request is not None
         station_id = station_id_from_path(request.path, self._settings.ocpp_path)
         offered = request.headers.get("Sec-WebSocket-Protocol", "")
         # The handshake's headers are not needed any more: a few KiB per idle connection (the
-        # request object itself stays: websockets' parser holds it).
+        # request object itself stays: the protocol's parser holds it).
         request.headers.clear()
-        websocket.response = None
+        websocket.request = None
         if websocket.subprotocol is None:
             log.warning("%s: no supported OCPP subprotocol in %r; closing", station_id, offered)
             await websocket.close(NO_SUBPROTOCOL_CLOSE_CODE, "no supported OCPP subprotocol")
@@ -284,4 +285,4 @@ class OcppServer:
                 stations.disconnected(station_id, connected_at)
 
 
-__all__ = ["OcppServer", "Server"]
+__all__ = ["OcppServer"]
