@@ -54,6 +54,7 @@ PACKAGES: tuple[tuple[str, str], ...] = (
     ("SQLAlchemy ORM/Core: sessions, flush, rows", "greenlet"),
     ("pydantic (outbox messages)", "pydantic"),
     ("websockets (framing, I/O)", "websockets/"),
+    ("websockets (framing, I/O)", "central_system/transport/websocket.py"),
     ("logging", "logging/"),
     ("our code: domain, services, repositories, handlers", "central_system/"),
     ("asyncio event loop, tasks, futures", "asyncio/"),

@@ -58,7 +58,8 @@ class GroupCommitWriter:
         self.batches = 0  # committed batches (for tests and metrics)
         self.messages = 0  # committed messages
 
-    async def write(self, message: MessageWrite) -> int:
+    def write(self, message: MessageWrite) -> asyncio.Future[int]:
+        """The future its caller awaits (no coroutine of its own: one per message)."""
         if self._stopped:
             raise WriterStopped("the central system is shutting down")
         loop = asyncio.get_running_loop()
@@ -67,7 +68,7 @@ class GroupCommitWriter:
             self._first_at = loop.time()
             self._wake.set()
         self._queue.append((message, future))
-        return await future
+        return future
 
     async def run(self) -> None:
         """Write batches until cancelled; then finish the batch being written and refuse the

@@ -9,7 +9,7 @@ their events, then returns: a message is answered only after its data is committ
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -71,10 +71,11 @@ class MessageWrite:
 
 
 class MessageWriter(Protocol):
-    async def write(self, message: MessageWrite) -> int:
-        """Write `message` in the next group commit and return once it is committed and its
-        events are published: the number of its samples that were new. Raises the database's
-        error when the commit failed; nothing of the message is stored then."""
+    def write(self, message: MessageWrite) -> Awaitable[int]:
+        """Write `message` in the next group commit: awaited, it returns once the message is
+        committed and its events are published, the number of its samples that were new. It
+        raises the database's error when the commit failed; nothing of the message is stored
+        then."""
         ...
 
 

@@ -286,7 +286,8 @@ class StationWebsocket(asyncio.Protocol):
                 transport.write(data)
             else:  # end of stream: the server closes TCP first (RFC 6455 7.1.1)
                 transport.close()
-        if self.protocol.close_expected() and self._timer is None and not transport.is_closing():
+        if self._timer is None and self.protocol.close_expected():
+            # a peer that never closes (or never reads what is left to flush) is cut off
             self._timer = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, transport.abort)
 
     def _open_timed_out(self) -> None:
@@ -338,11 +339,11 @@ class StationWebsocket(asyncio.Protocol):
         response.headers["Server"] = server.server_header
         if self.transport.is_closing():
             return  # the peer went away while admission ran
-        protocol.send_response(response)
-        self._write()
-        if self._timer is not None:
+        if self._timer is not None:  # the handshake's time limit; a refusal sets the close's
             self._timer.cancel()
             self._timer = None
+        protocol.send_response(response)
+        self._write()
         if protocol.state is not State.OPEN:
             return  # refused: the protocol ends the stream after the response
         code = CloseCode.NORMAL_CLOSURE

@@ -221,3 +221,19 @@ def test_profile_of_the_group_commit_writer_thread() -> None:
         }
     )
     assert "writer thread (SQLite): 200 us/msg" in table and "120" in table  # 60 % of 200
+
+
+def test_profile_counts_our_websocket_transport_as_websockets() -> None:
+    """transport/websocket.py is the websockets layer (framing, socket writes) we run on
+    websockets' Sans-I/O protocol: it is compared with websockets', not with our domain."""
+    raw = [
+        "thread (7): MainThread;<module> (evcharge:6);data_received "
+        "(central_system/transport/websocket.py:190);receive_data (websockets/protocol.py:1) 30",
+        "thread (7): MainThread;<module> (evcharge:6);StationWebsocket._write "
+        "(central_system/transport/websocket.py:290) 50",
+        "thread (7): MainThread;<module> (evcharge:6);apply_samples "
+        "(central_system/domain/transactions.py:90) 20",
+    ]
+    shares = dict(profile.summarise(profile.parse_raw(raw)).by_component)
+    assert shares["websockets (framing, I/O)"] == 0.8
+    assert shares["our code: domain, services, repositories, handlers"] == 0.2
