@@ -54,6 +54,7 @@ class GroupCommitWriter:
         self._queue: deque[_Pending] = deque()
         self._first_at = 0.0  # when the oldest queued message came
         self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None  # of the first write
         self._stopped = False
         self.batches = 0  # committed batches (for tests and metrics)
         self.messages = 0  # committed messages
@@ -62,7 +63,9 @@ class GroupCommitWriter:
         """The future its caller awaits (no coroutine of its own: one per message)."""
         if self._stopped:
             raise WriterStopped("the central system is shutting down")
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
         if not self._queue:
             self._first_at = loop.time()

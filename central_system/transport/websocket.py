@@ -64,6 +64,7 @@ class StationWebsocket(asyncio.Protocol):
         "_draining",
         "_fragmented_text",
         "_fragments",
+        "_loop",
         "_messages",
         "_pings",
         "_reading_paused",
@@ -85,6 +86,7 @@ class StationWebsocket(asyncio.Protocol):
             max_size=server.max_size,
         )
         self.transport: asyncio.Transport = None  # type: ignore[assignment]  # connection_made
+        self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]  # the same
         self.request: Request | None = None  # the handshake's, until the handler drops it
         self.paused = False  # the socket's write buffer is full: the peer does not read
         self._messages: deque[str | bytes] = deque()
@@ -115,7 +117,7 @@ class StationWebsocket(asyncio.Protocol):
         while not messages:
             if self.protocol.state is not State.OPEN:
                 raise await self._close_exc()
-            waiter = self._receiving = asyncio.get_running_loop().create_future()
+            waiter = self._receiving = self._loop.create_future()
             try:
                 await waiter
             finally:
@@ -147,7 +149,7 @@ class StationWebsocket(asyncio.Protocol):
         protocol = self.protocol
         if protocol.state is not State.OPEN:
             raise await self._close_exc()
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         data = os.urandom(4)
         while data in self._pings:
             data = os.urandom(4)
@@ -175,7 +177,7 @@ class StationWebsocket(asyncio.Protocol):
         transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass of it
         self.transport = transport
         transport.set_write_buffer_limits(high=self._server.write_limit)
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         self._closed = loop.create_future()
         self._timer = loop.call_later(self._server.open_timeout, self._open_timed_out)
         self._server.connections.add(self)
@@ -188,7 +190,7 @@ class StationWebsocket(asyncio.Protocol):
                 self._frame(event)
             elif isinstance(event, Request) and self._task is None:
                 self.request = event
-                self._task = asyncio.get_running_loop().create_task(self._run(event))
+                self._task = self._loop.create_task(self._run(event))
         self._write()
         if protocol.state is not State.OPEN:
             self._wake_receiver()
@@ -269,7 +271,7 @@ class StationWebsocket(asyncio.Protocol):
         """A pong acknowledges its ping and every ping sent before it (RFC 6455 5.5.3)."""
         if data not in self._pings:
             return  # unsolicited
-        now = asyncio.get_running_loop().time()
+        now = self._loop.time()
         for key in list(self._pings):
             pong, sent_at = self._pings.pop(key)
             if not pong.done():
@@ -288,7 +290,7 @@ class StationWebsocket(asyncio.Protocol):
                 transport.close()
         if self._timer is None and self.protocol.close_expected():
             # a peer that never closes (or never reads what is left to flush) is cut off
-            self._timer = asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, transport.abort)
+            self._timer = self._loop.call_later(CLOSE_TIMEOUT, transport.abort)
 
     def _open_timed_out(self) -> None:
         self._timer = None
@@ -306,7 +308,7 @@ class StationWebsocket(asyncio.Protocol):
 
     async def _drain(self) -> None:
         while self.paused and self.protocol.state is not State.CLOSED:
-            waiter = self._draining = asyncio.get_running_loop().create_future()
+            waiter = self._draining = self._loop.create_future()
             try:
                 await waiter
             finally:
