@@ -1,11 +1,12 @@
 """Websocket keepalive for every station from one task.
 
-websockets pings each connection from a task of its own (a task, a coroutine, a timer and a
-time-out per connection: with 18,000 idle stations, 18,000 tasks waking up). Here one task
-pings the connections spread evenly over the ping interval, a slice every `tick` seconds, and
-closes a connection whose pong has not come `timeout` seconds after its ping (as websockets'
-keepalive does: close code 1011). A connection is pinged first one interval after it opened; one
-whose peer does not read what is sent (its write buffer full) is not pinged (a ping would wait).
+websockets' asyncio server pinged each connection from a task of its own (a task, a coroutine,
+a timer and a time-out per connection: with 18,000 idle stations, 18,000 tasks waking up).
+Here one task pings the connections spread evenly over the ping interval, a slice every `tick`
+seconds, and closes a connection whose pong has not come `timeout` seconds after its ping (as
+websockets' keepalive does: close code 1011). A connection is pinged first one interval after it
+opened; one whose peer does not read what is sent (its write buffer full) is not pinged (a ping
+would wait).
 """
 
 from __future__ import annotations

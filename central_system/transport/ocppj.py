@@ -165,8 +165,8 @@ def parse_frame(raw: str | bytes, version: OcppVersion) -> Frame | None:
     )
 
 
-# Frames are dumped as UTF-8 and sent as text frames as they are (websockets' send(text=True)):
-# a str would be decoded here and encoded again by websockets.
+# Frames are dumped as UTF-8 and sent as text frames as they are (the websocket's
+# send(text=True)): a str would be decoded here and encoded again for the socket.
 
 
 def dump_call(unique_id: str, action: str, payload: dict[str, Any]) -> bytes:
