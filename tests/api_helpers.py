@@ -67,6 +67,20 @@ async def register_driver(client: httpx.AsyncClient, email: str) -> str:
     return token
 
 
+async def start_app_session(
+    client: httpx.AsyncClient, driver: str, station_id: str, evse_id: int = 1
+) -> dict[str, Any]:
+    """A driver's app session on a station's EVSE, paid with the test card (201)."""
+    response = await client.post(
+        "/api/v1/sessions",
+        json={"station_id": station_id, "evse_id": evse_id, "payment": {"card_token": "tok_visa"}},
+        headers=bearer(driver),
+    )
+    assert response.status_code == 201, response.text
+    session: dict[str, Any] = response.json()
+    return session
+
+
 def _role(name: str) -> Any:
     from central_system.domain.accounts import Role
 

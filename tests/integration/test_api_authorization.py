@@ -23,6 +23,7 @@ from tests.api_helpers import (
     make_admin,
     make_user,
     register_driver,
+    start_app_session,
 )
 from tests.conftest import RunningCentralSystem
 from tests.helpers import wait_for
@@ -53,13 +54,7 @@ async def test_drivers_see_only_their_sessions_and_owners_only_their_stations(
     try:
         alice = await register_driver(client, "alice@example.com")
         bob = await register_driver(client, "bob@example.com")
-        started = await client.post(
-            "/api/v1/sessions",
-            json={"station_id": "CP-A", "evse_id": 1, "payment": {"card_token": "tok_visa"}},
-            headers=bearer(alice),
-        )
-        assert started.status_code == 201, started.text
-        sid = started.json()["id"]
+        sid = (await start_app_session(client, alice, "CP-A"))["id"]
 
         for method, path in [
             ("GET", f"/api/v1/sessions/{sid}"),
@@ -325,12 +320,7 @@ async def test_a_session_that_never_starts_releases_its_hold(
     station = await listed_station(api_system, client)
     try:
         driver = await register_driver(client, "driver@example.com")
-        started = await client.post(
-            "/api/v1/sessions",
-            json={"station_id": "CP-API-1", "evse_id": 1, "payment": {"card_token": "tok_visa"}},
-            headers=bearer(driver),
-        )
-        session = started.json()
+        session = await start_app_session(client, driver, "CP-API-1")
         cancelled = await client.post(
             f"/api/v1/sessions/{session['id']}/stop", headers=bearer(driver)
         )

@@ -24,6 +24,7 @@ from tests.api_helpers import (
     make_user,
     register_driver,
     sse,
+    start_app_session,
 )
 from tests.conftest import RunningCentralSystem, running_central_system, test_settings
 from tests.helpers import statements_with, wait_for
@@ -276,17 +277,7 @@ async def test_a_receipt_missed_by_a_crash_is_written_at_the_next_start(
         await http.post("/api/v1/stations", json=STATION, headers=bearer(owner))
         station = await boot_station(first, "CP-API-1")
         driver = await register_driver(http, "driver@example.com")
-        session = (
-            await http.post(
-                "/api/v1/sessions",
-                json={
-                    "station_id": "CP-API-1",
-                    "evse_id": 1,
-                    "payment": {"card_token": "tok_visa"},
-                },
-                headers=bearer(driver),
-            )
-        ).json()
+        session = await start_app_session(http, driver, "CP-API-1")
         tag = session["charging_authorization"]["id_token"]
         t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
         start = await station.call(
@@ -339,23 +330,14 @@ async def test_housekeeping_reads_the_transactions_of_running_sessions_in_one_qu
         t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
         for evse in (1, 2):
             driver = await register_driver(client, f"driver{evse}@example.com")
-            session = await client.post(
-                "/api/v1/sessions",
-                json={
-                    "station_id": "CP-API-1",
-                    "evse_id": evse,
-                    "payment": {"card_token": "tok_visa"},
-                },
-                headers=bearer(driver),
-            )
-            assert session.status_code == 201, session.text
-            tag = session.json()["charging_authorization"]["id_token"]
+            session = await start_app_session(client, driver, "CP-API-1", evse)
+            tag = session["charging_authorization"]["id_token"]
             await station.call(
                 call16.StartTransaction(
                     connector_id=evse, id_tag=tag, meter_start=0, timestamp=t0.isoformat()
                 )
             )
-            sid = session.json()["id"]
+            sid = session["id"]
 
             async def charging(sid: str = sid, token: str = driver) -> bool:
                 response = await client.get(f"/api/v1/sessions/{sid}", headers=bearer(token))
@@ -379,18 +361,13 @@ async def test_a_battery_capacity_is_estimated_from_the_start_soc_the_transactio
     station = await listed_station(api_system, client)
     try:
         driver = await register_driver(client, "driver@example.com")
-        created = await client.post(
-            "/api/v1/sessions",
-            json={"station_id": "CP-API-1", "evse_id": 1, "payment": {"card_token": "tok_visa"}},
-            headers=bearer(driver),
-        )
-        assert created.status_code == 201, created.text
-        sid = created.json()["id"]
+        created = await start_app_session(client, driver, "CP-API-1")
+        sid = created["id"]
         t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=20)
         start = await station.call(
             call16.StartTransaction(
                 connector_id=1,
-                id_tag=created.json()["charging_authorization"]["id_token"],
+                id_tag=created["charging_authorization"]["id_token"],
                 meter_start=0,
                 timestamp=t0.isoformat(),
             )
