@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -452,6 +453,11 @@ async def test_a_reading_unit_of_work_does_not_wait_for_the_writer(sqlite_url: s
         await engine.dispose()
 
 
+def table_as_it_was(name: str, *columns: tuple[str, Any]) -> Table:
+    """A table as an older schema had it: the columns the test writes, by name and type."""
+    return Table(name, MetaData(), *(Column(column, type_) for column, type_ in columns))
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 async def unmigrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """An empty database without a schema: a SQLite file, then PostgreSQL."""
@@ -471,24 +477,18 @@ async def test_samples_stored_before_readings_existed_still_recognise_a_replay(
     from central_system.persistence.migrate import upgrade
 
     await upgrade(unmigrated_url, "0004")
-    old_samples = Table(  # meter_sample as schema 0004 had it
+    old_samples = table_as_it_was(  # meter_sample as schema 0004 had it
         "meter_sample",
-        MetaData(),
-        *(
-            Column(name, type_)
-            for name, type_ in (
-                ("station_id", String),
-                ("evse_id", Integer),
-                ("connector_id", Integer),
-                ("timestamp", UTCDateTime),
-                ("measurand", String),
-                ("phase", String),
-                ("location", String),
-                ("context", String),
-                ("unit", String),
-                ("value", Numeric(20, 6)),
-            )
-        ),
+        ("station_id", String),
+        ("evse_id", Integer),
+        ("connector_id", Integer),
+        ("timestamp", UTCDateTime),
+        ("measurand", String),
+        ("phase", String),
+        ("location", String),
+        ("context", String),
+        ("unit", String),
+        ("value", Numeric(20, 6)),
     )
     engine = create_engine(unmigrated_url)
     try:
@@ -575,21 +575,15 @@ async def store_old_reading(
 ) -> int:
     """Store one reading as schemas 0005 to 0008 held it (its samples as one JSON array of
     objects), as their writer did: the number of samples stored, 0 for a replay."""
-    old_readings = Table(  # meter_reading as schema 0008 had it
+    old_readings = table_as_it_was(  # meter_reading as schema 0008 had it
         "meter_reading",
-        MetaData(),
-        *(
-            Column(name, type_)
-            for name, type_ in (
-                ("station_id", String),
-                ("evse_id", Integer),
-                ("connector_id", Integer),
-                ("transaction_row_id", Integer),
-                ("timestamp", UTCDateTime),
-                ("identity", BigInteger),
-                ("samples", Text),
-            )
-        ),
+        ("station_id", String),
+        ("evse_id", Integer),
+        ("connector_id", Integer),
+        ("transaction_row_id", Integer),
+        ("timestamp", UTCDateTime),
+        ("identity", BigInteger),
+        ("samples", Text),
     )
     dml = postgresql if engine.dialect.name == "postgresql" else sqlite
     async with engine.begin() as connection:
