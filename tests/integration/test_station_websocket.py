@@ -16,7 +16,12 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from central_system.transport.websocket import StationWebsocket, WebsocketServer
+from central_system.transport.websocket import (
+    StationWebsocket,
+    WebsocketServer,
+    _waits_for_a_frame,
+)
+from tests.helpers import wait_for
 
 Handler = Callable[[StationWebsocket], Awaitable[None]]
 
@@ -117,6 +122,35 @@ async def test_a_text_message_split_inside_a_character_is_put_together(
         writer.write(masked_frame(0x1, text[:4], fin=False) + masked_frame(0x0, text[4:]))
         first, second = await asyncio.wait_for(reader.readexactly(2), 5)
         assert (first, await reader.readexactly(second)) == (0x81, text)
+    finally:
+        writer.close()
+
+
+async def server_frame_read(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    first, second = await asyncio.wait_for(reader.readexactly(2), 5)
+    return first, await asyncio.wait_for(reader.readexactly(second), 5)
+
+
+async def test_a_frame_whose_header_and_payload_come_apart_is_received_as_sent(
+    listening: WebsocketServer,
+) -> None:
+    """Most frames arrive whole and take the short way (whole_text_frame); the rest of a frame
+    whose header came first is its payload, even when it looks like a whole text frame."""
+    reader, writer = await raw_open(listening)
+    try:
+        (connection,) = listening.connections
+        looks_like_a_frame = masked_frame(0x1, b'[2,"1","Heartbeat",{}]')
+        frame = masked_frame(0x2, looks_like_a_frame)
+        header, payload = frame[:6], frame[6:]
+        assert payload == looks_like_a_frame
+        writer.write(header)
+        await wait_for(
+            lambda: not _waits_for_a_frame(connection.protocol), what="the server read the header"
+        )
+        writer.write(payload)
+        assert await server_frame_read(reader) == (0x82, looks_like_a_frame)
+        writer.write(masked_frame(0x1, b'[2,"2","Heartbeat",{}]'))  # whole, in one read
+        assert await server_frame_read(reader) == (0x81, b'[2,"2","Heartbeat",{}]')
     finally:
         writer.close()
 
