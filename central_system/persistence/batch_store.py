@@ -414,18 +414,35 @@ _SQLITE_INSERT_SHAPE = (
 # --- PostgreSQL -----------------------------------------------------------------------------
 
 
-def _unnest_insert(
-    dialect: Dialect, table: Table, columns: Sequence[str], returning: Sequence[str]
-) -> str:
-    """INSERT of many rows as one statement: one array parameter per column; a row already
-    stored is skipped and the new rows' `returning` columns are returned."""
-    arrays = ", ".join(
+def _unnest_arrays(dialect: Dialect, table: Table, columns: Sequence[str]) -> str:
+    return ", ".join(
         f"${i}::{table.c[name].type.compile(dialect=dialect)}[]"
         for i, name in enumerate(columns, start=1)
     )
+
+
+def _unnest_insert(
+    dialect: Dialect, table: Table, columns: Sequence[str], returning: Sequence[str] = ()
+) -> str:
+    """INSERT of many rows as one statement: one array parameter per column. With `returning`,
+    a row already stored is skipped and the new rows' `returning` columns are returned."""
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"SELECT * FROM unnest({_unnest_arrays(dialect, table, columns)})"
+    )
+    if returning:
+        sql += f" ON CONFLICT DO NOTHING RETURNING {', '.join(returning)}"
+    return sql
+
+
+def _unnest_update(dialect: Dialect, table: Table, columns: Sequence[str], key: str) -> str:
+    """UPDATE of many rows by their key as one statement: one array parameter per column, the
+    key's last. The rows' keys must differ (Rows.of keeps the last state of each)."""
+    names = [*columns, key]
     return (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
-        f"ON CONFLICT DO NOTHING RETURNING {', '.join(returning)}"
+        f"UPDATE {table.name} SET {', '.join(f'{name} = v.{name}' for name in columns)} "
+        f"FROM unnest({_unnest_arrays(dialect, table, names)}) AS v({', '.join(names)}) "
+        f"WHERE {table.name}.{key} = v.{key}"
     )
 
 
@@ -448,6 +465,22 @@ class PostgresBatchStore:
         reading: Table = MeterReadingRow.__table__  # type: ignore[attr-defined]
         self._insert_readings = _unnest_insert(dialect, reading, READING_COLUMNS, READING_IDENTITY)
         self._identity = tuple(READING_COLUMNS.index(name) for name in READING_IDENTITY)
+        # An executemany runs one statement per row in PostgreSQL: a batch of 500 MeterValues
+        # waited 6 ms for its 500 UPDATEs, the event loop idle for part of it. As one statement
+        # over arrays, PostgreSQL's CPU per MeterValues in the bench went 17.9 -> 13 us. The
+        # inserts that keep executemany give their rows ids in message order (the outbox and
+        # the status history are read in that order).
+        statements = self._statements
+        transactions: Table = TransactionRow.__table__  # type: ignore[attr-defined]
+        stations: Table = StationRow.__table__  # type: ignore[attr-defined]
+        events: Table = TransactionEventRow.__table__  # type: ignore[attr-defined]
+        self._as_one_statement = {
+            statements.transaction: _unnest_update(dialect, transactions, UPDATE_COLUMNS, "id"),
+            statements.heartbeat: _unnest_update(dialect, stations, ["last_heartbeat_at"], "id"),
+            statements.transaction_event: _unnest_insert(
+                dialect, events, statements.transaction_event.keys
+            ),
+        }
         self._connection: AsyncConnection | None = None
         self._driver: Any = None
         self._shapes = StoredShapes()
@@ -465,7 +498,11 @@ class PostgresBatchStore:
                 added = await self._readings(driver, per_message)
                 by_statement, events = self._rows.of(messages, added)
                 for bulk, params in by_statement.items():
-                    await driver.executemany(bulk.sql, params)
+                    one_statement = self._as_one_statement.get(bulk)
+                    if one_statement is None:
+                        await driver.executemany(bulk.sql, params)
+                    else:
+                        await driver.execute(one_statement, *_columns(params, len(bulk.keys)))
         except BaseException as error:
             if not self.fails_alone(error):
                 await self._disconnect()
