@@ -124,6 +124,7 @@ class CentralSystem:
                 settings.database_url,
                 self.engine,
                 outbox_values if settings.outbox_enabled else None,
+                postgres_connections=settings.group_commit_connections,
             ),
             self.events,
             window=settings.group_commit_ms / 1000,

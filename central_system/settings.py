@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     group_commit_max_messages: int = Field(
         default=500, ge=1, description="Most messages in one group commit."
     )
+    group_commit_connections: int = Field(
+        default=2,
+        ge=1,
+        description="PostgreSQL: group commits written at once, each on a connection of its "
+        "own (SQLite writes one at a time).",
+    )
     uvloop: bool = Field(
         default=True, description="Run on uvloop when it is installed (the `fast` extra)."
     )

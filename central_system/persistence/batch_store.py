@@ -74,6 +74,9 @@ class BatchOutcome(NamedTuple):
 
 
 class BatchStore(Protocol):
+    # How many batches may be written at once, each on a connection of its own.
+    concurrent_batches: int
+
     async def write(self, messages: Sequence[MessageWrite]) -> BatchOutcome:
         """Write every message in one database transaction, or none of them (raises)."""
         ...
@@ -312,6 +315,8 @@ class StoredShapes:
 class SqliteBatchStore:
     """One connection in one thread: the only connection that writes the high-volume tables."""
 
+    concurrent_batches = 1  # SQLite has one writer at a time anyway
+
     def __init__(
         self, path: Path, outbox: OutboxValues | None, *, busy_timeout_ms: int = 30_000
     ) -> None:
@@ -455,9 +460,13 @@ def _columns(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:
 
 
 class PostgresBatchStore:
-    """One asyncpg connection of the engine's pool, kept while it works."""
+    """Up to `connections` asyncpg connections of the engine's pool, kept while they work: one
+    per batch being written."""
 
-    def __init__(self, engine: AsyncEngine, outbox: OutboxValues | None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, outbox: OutboxValues | None, *, connections: int = 2
+    ) -> None:
+        self.concurrent_batches = connections
         self._engine = engine
         dialect = engine.dialect
         self._statements = Statements.for_dialect(dialect)
@@ -481,18 +490,19 @@ class PostgresBatchStore:
                 dialect, events, statements.transaction_event.keys
             ),
         }
-        self._connection: AsyncConnection | None = None
-        self._driver: Any = None
+        self._idle: list[tuple[AsyncConnection, Any]] = []  # (connection, asyncpg's)
         self._shapes = StoredShapes()
 
     async def write(self, messages: Sequence[MessageWrite]) -> BatchOutcome:
-        driver = await self._connect()
         per_message = [reading_rows(self._statements, message) for message in messages]
         shapes = self._shapes.new(per_message)
+        connection, driver = self._idle.pop() if self._idle else await self._connect()
         try:
             async with driver.transaction():
                 if shapes:
-                    await driver.executemany(_POSTGRES_INSERT_SHAPE, shapes.items())
+                    # in the order of their keys: two batches storing the same new shapes at
+                    # once wait for each other in the same order, never in a deadlock
+                    await driver.executemany(_POSTGRES_INSERT_SHAPE, sorted(shapes.items()))
                     stored = await driver.fetch(_POSTGRES_SHAPES, list(shapes))
                     check_stored_shapes(shapes, (tuple(record) for record in stored))
                 added = await self._readings(driver, per_message)
@@ -504,9 +514,12 @@ class PostgresBatchStore:
                     else:
                         await driver.execute(one_statement, *_columns(params, len(bulk.keys)))
         except BaseException as error:
-            if not self.fails_alone(error):
-                await self._disconnect()
+            if self.fails_alone(error):
+                self._idle.append((connection, driver))
+            else:
+                await _disconnect(connection)
             raise
+        self._idle.append((connection, driver))
         self._shapes.committed(shapes)
         return BatchOutcome(added, events)
 
@@ -523,26 +536,18 @@ class PostgresBatchStore:
         )
 
     async def close(self) -> None:
-        await self._disconnect()
+        idle, self._idle = self._idle, []
+        for connection, _ in idle:
+            await _disconnect(connection)
 
-    async def _connect(self) -> Any:
-        if self._driver is None:
-            connection = await self._engine.connect()
-            try:
-                raw = await connection.get_raw_connection()
-            except BaseException:
-                await connection.close()
-                raise
-            self._connection, self._driver = connection, raw.driver_connection
-        return self._driver
-
-    async def _disconnect(self) -> None:
-        connection, self._connection, self._driver = self._connection, None, None
-        if connection is not None:
-            with contextlib.suppress(Exception):
-                await connection.invalidate()
-            with contextlib.suppress(Exception):
-                await connection.close()
+    async def _connect(self) -> tuple[AsyncConnection, Any]:
+        connection = await self._engine.connect()
+        try:
+            raw = await connection.get_raw_connection()
+        except BaseException:
+            await connection.close()
+            raise
+        return connection, raw.driver_connection
 
     async def _readings(self, driver: Any, per_message: Sequence[list[ReadingRow]]) -> list[int]:
         """Insert every message's readings at once; count per message the sampled values of
@@ -566,6 +571,15 @@ class PostgresBatchStore:
         return added
 
 
+async def _disconnect(connection: AsyncConnection) -> None:
+    """Close one of the writer's connections for good (invalidated: after a failure, or at
+    the end, it goes back to no one)."""
+    with contextlib.suppress(Exception):
+        await connection.invalidate()
+    with contextlib.suppress(Exception):
+        await connection.close()
+
+
 _POSTGRES_INSERT_SHAPE = (
     f"INSERT INTO {SHAPE_TABLE.name} (key, samples) VALUES ($1, $2) ON CONFLICT DO NOTHING"
 )
@@ -573,7 +587,7 @@ _POSTGRES_SHAPES = f"SELECT key, samples FROM {SHAPE_TABLE.name} WHERE key = ANY
 
 
 def batch_store_for(
-    url: str, engine: AsyncEngine, outbox: OutboxValues | None
+    url: str, engine: AsyncEngine, outbox: OutboxValues | None, *, postgres_connections: int = 2
 ) -> SqliteBatchStore | PostgresBatchStore:
     from central_system.persistence.database import is_sqlite, sqlite_path
 
@@ -583,7 +597,7 @@ def batch_store_for(
             raise ValueError("the central system needs a SQLite database file, not :memory:")
         return SqliteBatchStore(path, outbox)
     if engine.dialect.name == "postgresql":
-        return PostgresBatchStore(engine, outbox)
+        return PostgresBatchStore(engine, outbox, connections=postgres_connections)
     raise ValueError(f"no group-commit writer for the {engine.dialect.name} dialect")
 
 

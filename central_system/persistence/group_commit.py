@@ -1,13 +1,20 @@
 """Group commit: the messages of every station that arrive within a few milliseconds are written
 in one database transaction, then each message's caller is answered (the `MessageWriter` port).
 
-One task writes: it waits for a first message, lets more come for `window` seconds (none is
-waited for when a batch is already full, or while the previous batch was being written), writes
-the batch (`BatchStore`), publishes the batch's events on the event bus (committed events only),
-then resolves each message's future, so a station gets its answer only once its data is
-committed. A batch that fails fails its own messages only: when the failure may come from one of
-them (a constraint, a value), each is written again on its own and only the culprit fails; when
-it comes from the database (unreachable, locked), they all fail at once and the next batch tries
+One task forms batches: it waits for a first message, lets more come for `window` seconds (none
+is waited for when a batch is already full, or for messages that came while batches were being
+written), and has the batch written (`BatchStore`); once committed, the batch's events are
+published on the event bus (committed events only), then each message's future is resolved, so a
+station gets its answer only once its data is committed. Up to the store's
+`concurrent_batches` are written at once (PostgreSQL: each on a connection of its own, so that
+the event loop handles the next messages while the database works; SQLite writes one at a
+time). A station's messages are never in two batches being written: its writes commit in the
+order they were made (a station whose old connection still waits for a commit may already
+send on a new one).
+
+A batch that fails fails its own messages only: when the failure may come from one of them (a
+constraint, a value), each is written again on its own and only the culprit fails; when it
+comes from the database (unreachable, locked), they all fail at once and the next batch tries
 again.
 """
 
@@ -17,8 +24,9 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Iterable
+from functools import partial
 
-from central_system.background import fail_waiting, finished_even_if_cancelled
+from central_system.background import fail_waiting
 from central_system.persistence.batch_store import BatchStore
 from central_system.services.event_bus import EventBus
 from central_system.services.message_writes import MessageWrite
@@ -56,6 +64,8 @@ class GroupCommitWriter:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None  # of the first write
         self._stopped = False
+        self._writing: set[asyncio.Task[None]] = set()  # the batches being written
+        self._writing_stations: set[str | None] = set()  # whose messages they hold
         self.batches = 0  # committed batches (for tests and metrics)
         self.messages = 0  # committed messages
 
@@ -70,31 +80,70 @@ class GroupCommitWriter:
         if not self._queue:
             self._first_at = loop.time()
             self._wake.set()
+        elif len(self._writing) < self._store.concurrent_batches:
+            self._wake.set()  # the queued messages may all be of stations being written
         self._queue.append((message, future))
         return future
 
     async def run(self) -> None:
-        """Write batches until cancelled; then finish the batch being written and refuse the
-        rest (they get WriterStopped: not written, the station sends them again)."""
+        """Write batches until cancelled; then let the batches being written finish (each for
+        at most SHUTDOWN_GRACE_SECONDS) and refuse the rest (they get WriterStopped: not written,
+        the station sends them again)."""
         loop = asyncio.get_running_loop()
         self._stopped = False
         try:
             while True:
-                while not self._queue:
-                    self._wake.clear()
-                    await self._wake.wait()
-                delay = self._first_at + self._window - loop.time()
-                if delay > 0 and len(self._queue) < self._max_batch:
-                    await asyncio.sleep(delay)
-                size = min(len(self._queue), self._max_batch)
-                batch = [self._queue.popleft() for _ in range(size)]
-                self._first_at = 0.0  # what is left came during this batch: no waiting
-                await finished_even_if_cancelled(self._commit(batch), grace=SHUTDOWN_GRACE_SECONDS)
+                batch = await self._next_batch(loop)
+                stations = {message.station_id for message, _ in batch}
+                self._writing_stations |= stations
+                task = loop.create_task(self._commit(batch))
+                self._writing.add(task)
+                task.add_done_callback(partial(self._written, stations))
         except asyncio.CancelledError:
             self._stopped = True
             raise
         finally:
+            if self._writing:
+                # a write cancelled half-way leaves nobody knowing what was stored
+                await asyncio.wait(set(self._writing), timeout=SHUTDOWN_GRACE_SECONDS)
             self._fail_queued(WriterStopped("the central system is shutting down"))
+
+    async def _next_batch(self, loop: asyncio.AbstractEventLoop) -> list[_Pending]:
+        """The next batch, once fewer than `concurrent_batches` are being written and a message
+        of a station not being written waits."""
+        while True:
+            if self._queue and len(self._writing) < self._store.concurrent_batches:
+                delay = self._first_at + self._window - loop.time()
+                if delay > 0 and len(self._queue) < self._max_batch:
+                    await asyncio.sleep(delay)
+                    continue
+                batch = self._take()
+                if batch:
+                    return batch
+            self._wake.clear()
+            await self._wake.wait()
+
+    def _take(self) -> list[_Pending]:
+        """Up to max_batch queued messages, in order, but those of stations being written (they
+        stay queued, in order)."""
+        queue, writing = self._queue, self._writing_stations
+        if writing:
+            batch: list[_Pending] = []
+            later: deque[_Pending] = deque()
+            while queue and len(batch) < self._max_batch:
+                pending = queue.popleft()
+                (later if pending[0].station_id in writing else batch).append(pending)
+            later.extend(queue)
+            self._queue = later
+        else:
+            batch = [queue.popleft() for _ in range(min(len(queue), self._max_batch))]
+        self._first_at = 0.0  # what is left came while batches were written: no waiting
+        return batch
+
+    def _written(self, stations: set[str | None], task: asyncio.Task[None]) -> None:
+        self._writing.discard(task)
+        self._writing_stations -= stations
+        self._wake.set()
 
     async def close(self) -> None:
         self._stopped = True

@@ -69,6 +69,14 @@ class MessageWrite:
     status: StatusRows | None = None
     events: tuple[DomainEvent, ...] = ()
 
+    @property
+    def station_id(self) -> str | None:
+        """The station whose message this is: its writes are committed in the order made."""
+        for part in (self.samples, self.transaction, self.status, self.seen):
+            if part is not None:
+                return part.station_id
+        return None
+
 
 class MessageWriter(Protocol):
     def write(self, message: MessageWrite) -> Awaitable[int]:

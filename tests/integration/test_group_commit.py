@@ -31,6 +31,7 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
@@ -393,13 +394,89 @@ async def test_postgres_connection_lost_fails_the_batch_then_reconnects(database
         await parts.writer.write(meter_write(parts.transaction, 0))
         store = parts.writer._store
         assert isinstance(store, PostgresBatchStore)
-        pid = store._driver.get_server_pid()  # the writer's connection
+        ((_, driver),) = store._idle  # the writer's connection, between batches
+        pid = driver.get_server_pid()
         await terminate_backend(parts.engine, pid)
         lost = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError)
         with pytest.raises(lost):
             await parts.writer.write(meter_write(parts.transaction, 1))
         assert await count(parts.engine, MeterSampleRow) == 3
         assert await parts.writer.write(meter_write(parts.transaction, 1)) == 3
+
+
+@contextlib.asynccontextmanager
+async def transaction_row_locked(
+    engine: AsyncEngine, transaction: Transaction
+) -> AsyncIterator[None]:
+    """Another connection holds the transaction's row: a batch that updates it waits."""
+    async with engine.connect() as blocker:
+        await blocker.begin()
+        await blocker.execute(
+            text("SELECT id FROM charging_transaction WHERE id = :id FOR UPDATE"),
+            {"id": transaction.row_id},
+        )
+        yield
+        await blocker.rollback()
+
+
+async def batches_waiting_for_a_lock(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        waiting = await connection.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            )
+        )
+    return int(waiting or 0)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_postgres_batches_of_other_stations_commit_while_one_waits(database_url: str) -> None:
+    """Two batches are written at once, each on its own connection: one that waits for the
+    database does not hold up the stations of the next."""
+    async with running_writer(database_url) as parts:
+        other = await _station_and_transaction(parts.engine, "CS-2")
+        # the readings' shape stored first: a batch storing a new shape would wait for the
+        # other batch that stores it too
+        assert await parts.writer.write(meter_write(other, 0, None, "CS-2")) == 3
+        async with transaction_row_locked(parts.engine, parts.transaction):
+            waiting = parts.writer.write(meter_write(parts.transaction, 0))
+            await wait_for(lambda: batches_waiting_for_a_lock(parts.engine), what="a batch waits")
+            assert await asyncio.wait_for(
+                parts.writer.write(meter_write(other, 1, None, "CS-2")), 5
+            )
+            assert not waiting.done()
+        assert await asyncio.wait_for(waiting, 5) == 3
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_stations_next_message_is_not_written_before_the_batch_holding_its_last(
+    database_url: str,
+) -> None:
+    """A station's writes commit in the order it made them, even with batches written at once:
+    its next message waits for the batch that holds its last (others are written meanwhile)."""
+    async with running_writer(database_url) as parts:
+        other = await _station_and_transaction(parts.engine, "CS-2")
+        assert await parts.writer.write(meter_write(other, 0, None, "CS-2")) == 3  # the shape
+        async with transaction_row_locked(parts.engine, parts.transaction):
+            first = parts.writer.write(meter_write(parts.transaction, 0))
+            await wait_for(lambda: batches_waiting_for_a_lock(parts.engine), what="a batch waits")
+            second = parts.writer.write(meter_write(parts.transaction, 1))
+            assert await asyncio.wait_for(
+                parts.writer.write(meter_write(other, 1, None, "CS-2")), 5
+            )
+            assert await batches_waiting_for_a_lock(parts.engine) == 1
+            assert not first.done() and not second.done()
+        assert await asyncio.wait_for(first, 5) == 3
+        assert await asyncio.wait_for(second, 5) == 3
+        async with parts.engine.connect() as connection:
+            energy = await connection.scalar(
+                text("SELECT live_energy_register_wh FROM charging_transaction WHERE id = :id"),
+                {"id": parts.transaction.row_id},
+            )
+        assert energy == 1001  # the later message's state
 
 
 @pytest.mark.postgres

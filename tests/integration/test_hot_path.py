@@ -150,8 +150,9 @@ async def test_a_database_outage_is_an_internal_error_and_the_retry_is_stored(
         await client.call(event("Updated", 1, 60, samples=[energy(2_000)]))
         store = central_system.system.writer._store
         assert isinstance(store, PostgresBatchStore)
-        pid = store._driver.get_server_pid()
-        await terminate_backend(central_system.system.engine, pid)
+        assert store._idle  # the writer's connections, between batches
+        for _, driver in store._idle:
+            await terminate_backend(central_system.system.engine, driver.get_server_pid())
         updated = event("Updated", 2, 120, samples=[energy(3_000)])
         with pytest.raises(InternalError):
             await client.call(updated)
