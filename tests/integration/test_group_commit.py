@@ -67,7 +67,7 @@ from central_system.persistence.database import (
     create_engine,
     session_factory,
 )
-from central_system.persistence.group_commit import GroupCommitWriter
+from central_system.persistence.group_commit import GroupCommitWriter, WriterStopped
 from central_system.persistence.migrate import alembic_config
 from central_system.persistence.models import (
     ConnectorRow,
@@ -104,6 +104,7 @@ class Parts:
     writer: GroupCommitWriter
     events: list[DomainEvent]
     transaction: Transaction
+    running: asyncio.Task[None]  # the writer's
 
 
 async def _station_and_transaction(engine: AsyncEngine, station_id: str) -> Transaction:
@@ -146,7 +147,7 @@ async def running_writer(url: str, **store_options: object) -> AsyncIterator[Par
     writer = GroupCommitWriter(store, bus, window=0.0)
     task = asyncio.create_task(writer.run())
     try:
-        yield Parts(engine, writer, events, transaction)
+        yield Parts(engine, writer, events, transaction, task)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -477,6 +478,34 @@ async def test_a_stations_next_message_is_not_written_before_the_batch_holding_i
                 {"id": parts.transaction.row_id},
             )
         assert energy == 1001  # the later message's state
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_stopping_finishes_the_batches_being_written_and_refuses_the_rest(
+    database_url: str,
+) -> None:
+    """A write cancelled half-way leaves nobody knowing what was stored: when the central system
+    stops, the batches being written end first; what is still queued is refused (WriterStopped:
+    not written, the station sends it again)."""
+    async with running_writer(database_url) as parts:
+        other = await _station_and_transaction(parts.engine, "CS-2")
+        assert await parts.writer.write(meter_write(other, 0, None, "CS-2")) == 3  # the shape
+        async with transaction_row_locked(parts.engine, parts.transaction):
+            being_written = parts.writer.write(meter_write(parts.transaction, 0))
+            await wait_for(lambda: batches_waiting_for_a_lock(parts.engine), what="a batch waits")
+            queued = parts.writer.write(meter_write(parts.transaction, 1))
+            parts.running.cancel()
+            await asyncio.sleep(0)  # the writer's task is stopping, its batch still waiting
+            assert not parts.running.done()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(parts.running, 5)
+        assert being_written.result() == 3
+        with pytest.raises(WriterStopped):
+            queued.result()
+        with pytest.raises(WriterStopped):
+            parts.writer.write(meter_write(other, 1, None, "CS-2"))
+        assert await count(parts.engine, MeterSampleRow) == 6
 
 
 @pytest.mark.postgres
