@@ -103,10 +103,12 @@ class GroupCommitWriter:
             self._stopped = True
             raise
         finally:
-            if self._writing:
-                # a write cancelled half-way leaves nobody knowing what was stored
-                await asyncio.wait(set(self._writing), timeout=SHUTDOWN_GRACE_SECONDS)
-            self._fail_queued(WriterStopped("the central system is shutting down"))
+            try:
+                if self._writing:
+                    # a write cancelled half-way leaves nobody knowing what was stored
+                    await asyncio.wait(set(self._writing), timeout=SHUTDOWN_GRACE_SECONDS)
+            finally:
+                self._fail_queued(WriterStopped("the central system is shutting down"))
 
     async def _next_batch(self, loop: asyncio.AbstractEventLoop) -> list[_Pending]:
         """The next batch, once fewer than `concurrent_batches` are being written and a message
@@ -144,6 +146,8 @@ class GroupCommitWriter:
         self._writing.discard(task)
         self._writing_stations -= stations
         self._wake.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a group commit failed after its batch", exc_info=task.exception())
 
     async def close(self) -> None:
         self._stopped = True
