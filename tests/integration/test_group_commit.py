@@ -405,21 +405,6 @@ async def test_postgres_connection_lost_fails_the_batch_then_reconnects(database
         assert await parts.writer.write(meter_write(parts.transaction, 1)) == 3
 
 
-@contextlib.asynccontextmanager
-async def transaction_row_locked(
-    engine: AsyncEngine, transaction: Transaction
-) -> AsyncIterator[None]:
-    """Another connection holds the transaction's row: a batch that updates it waits."""
-    async with engine.connect() as blocker:
-        await blocker.begin()
-        await blocker.execute(
-            text("SELECT id FROM charging_transaction WHERE id = :id FOR UPDATE"),
-            {"id": transaction.row_id},
-        )
-        yield
-        await blocker.rollback()
-
-
 async def batches_waiting_for_a_lock(engine: AsyncEngine) -> int:
     async with engine.connect() as connection:
         waiting = await connection.scalar(
@@ -431,19 +416,32 @@ async def batches_waiting_for_a_lock(engine: AsyncEngine) -> int:
     return int(waiting or 0)
 
 
+@contextlib.asynccontextmanager
+async def a_batch_waiting(parts: Parts) -> AsyncIterator[tuple[Transaction, asyncio.Future[int]]]:
+    """A batch of CS-1's message waiting for its transaction's row, which another connection
+    holds until the block ends; and a second station, CS-2, whose readings' shape is stored
+    (a batch storing a new shape would wait for another batch storing it too)."""
+    other = await _station_and_transaction(parts.engine, "CS-2")
+    assert await parts.writer.write(meter_write(other, 0, None, "CS-2")) == 3
+    async with parts.engine.connect() as blocker:
+        await blocker.begin()
+        await blocker.execute(
+            text("SELECT id FROM charging_transaction WHERE id = :id FOR UPDATE"),
+            {"id": parts.transaction.row_id},
+        )
+        waiting = parts.writer.write(meter_write(parts.transaction, 0))
+        await wait_for(lambda: batches_waiting_for_a_lock(parts.engine), what="a batch waits")
+        yield other, waiting
+        await blocker.rollback()
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_postgres_batches_of_other_stations_commit_while_one_waits(database_url: str) -> None:
     """Two batches are written at once, each on its own connection: one that waits for the
     database does not hold up the stations of the next."""
     async with running_writer(database_url) as parts:
-        other = await _station_and_transaction(parts.engine, "CS-2")
-        # the readings' shape stored first: a batch storing a new shape would wait for the
-        # other batch that stores it too
-        assert await parts.writer.write(meter_write(other, 0, None, "CS-2")) == 3
-        async with transaction_row_locked(parts.engine, parts.transaction):
-            waiting = parts.writer.write(meter_write(parts.transaction, 0))
-            await wait_for(lambda: batches_waiting_for_a_lock(parts.engine), what="a batch waits")
+        async with a_batch_waiting(parts) as (other, waiting):
             assert await asyncio.wait_for(
                 parts.writer.write(meter_write(other, 1, None, "CS-2")), 5
             )
@@ -459,11 +457,7 @@ async def test_a_stations_next_message_is_not_written_before_the_batch_holding_i
     """A station's writes commit in the order it made them, even with batches written at once:
     its next message waits for the batch that holds its last (others are written meanwhile)."""
     async with running_writer(database_url) as parts:
-        other = await _station_and_transaction(parts.engine, "CS-2")
-        assert await parts.writer.write(meter_write(other, 0, None, "CS-2")) == 3  # the shape
-        async with transaction_row_locked(parts.engine, parts.transaction):
-            first = parts.writer.write(meter_write(parts.transaction, 0))
-            await wait_for(lambda: batches_waiting_for_a_lock(parts.engine), what="a batch waits")
+        async with a_batch_waiting(parts) as (other, first):
             second = parts.writer.write(meter_write(parts.transaction, 1))
             assert await asyncio.wait_for(
                 parts.writer.write(meter_write(other, 1, None, "CS-2")), 5
@@ -489,11 +483,7 @@ async def test_stopping_finishes_the_batches_being_written_and_refuses_the_rest(
     stops, the batches being written end first; what is still queued is refused (WriterStopped:
     not written, the station sends it again)."""
     async with running_writer(database_url) as parts:
-        other = await _station_and_transaction(parts.engine, "CS-2")
-        assert await parts.writer.write(meter_write(other, 0, None, "CS-2")) == 3  # the shape
-        async with transaction_row_locked(parts.engine, parts.transaction):
-            being_written = parts.writer.write(meter_write(parts.transaction, 0))
-            await wait_for(lambda: batches_waiting_for_a_lock(parts.engine), what="a batch waits")
+        async with a_batch_waiting(parts) as (other, being_written):
             queued = parts.writer.write(meter_write(parts.transaction, 1))
             parts.running.cancel()
             await asyncio.sleep(0)  # the writer's task is stopping, its batch still waiting
