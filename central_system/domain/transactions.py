@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from enum import StrEnum
 from operator import attrgetter
+from typing import Any
 
 from central_system.domain.authorization import AuthorizationStatus, IdToken
 from central_system.domain.connectors import ConnectorKey
@@ -100,23 +101,21 @@ def apply_samples(transaction: Transaction, samples: list[MeterSample]) -> Trans
             meter_start = readings.begin_wh
         elif meter_start is None and readings.first_wh is not None:
             meter_start = readings.first_wh
-    return _with_readings(transaction, meter_start, live)
+    return replaced(transaction, meter_start_wh=meter_start, live=live)
 
 
 _FIELDS = tuple(f.name for f in fields(Transaction))
 _ALL_FIELDS = attrgetter(*_FIELDS)
-_METER_START_AT = _FIELDS.index("meter_start_wh")
-_LIVE_AT = _FIELDS.index("live")
+_FIELD_AT = {name: index for index, name in enumerate(_FIELDS)}
 
 
-def _with_readings(
-    transaction: Transaction, meter_start_wh: int | None, live: LiveValues
-) -> Transaction:
-    """`replace(transaction, meter_start_wh=..., live=...)` at half its cost (every meter
-    value message makes one): the fields positionally, in their order."""
+def replaced(transaction: Transaction, **changes: Any) -> Transaction:
+    """`dataclasses.replace(transaction, **changes)` at half its cost (1.8 against 3.3 us; every
+    meter value message makes one, every 2.0.1 one two): the fields positionally, in their
+    order."""
     values = list(_ALL_FIELDS(transaction))
-    values[_METER_START_AT] = meter_start_wh
-    values[_LIVE_AT] = live
+    for name, value in changes.items():
+        values[_FIELD_AT[name]] = value
     return Transaction(*values)
 
 

@@ -94,8 +94,10 @@ class GroupCommitWriter:
         try:
             while True:
                 batch = await self._next_batch(loop)
-                stations = {message.station_id for message, _ in batch}
-                self._writing_stations |= stations
+                stations: set[str | None] = set()
+                if self._store.concurrent_batches > 1:  # else no batch is being written now
+                    stations = {message.station_id for message, _ in batch}
+                    self._writing_stations |= stations
                 task = loop.create_task(self._commit(batch))
                 self._writing.add(task)
                 task.add_done_callback(partial(self._written, stations))

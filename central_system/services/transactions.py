@@ -578,7 +578,7 @@ def _folded(transaction: Transaction, request: TransactionUpdate) -> Transaction
             changes["last_seq_no"] = last_seq_no
         if sequence.offline and not transaction.offline:
             changes["offline"] = True
-    return replace(transaction, **changes) if changes else transaction
+    return tx_rules.replaced(transaction, **changes) if changes else transaction
 
 
 def _event_record(

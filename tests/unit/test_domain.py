@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -48,6 +49,7 @@ from central_system.domain.transactions import (
     apply_samples,
     end,
     ocpp16_start_key,
+    replaced,
 )
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -278,6 +280,16 @@ def transaction(**kwargs: object) -> Transaction:
     return Transaction(
         station_id="CP-1", transaction_id="1", key=ConnectorKey(1, 1), started_at=T0, **kwargs
     )  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", [f.name for f in dataclasses.fields(Transaction)])
+def test_a_transaction_replaced_is_dataclasses_replace(name: str) -> None:
+    tx = transaction(meter_start_wh=5, last_seq_no=3, row_id=7)
+    changed = object()
+    assert replaced(tx, **{name: changed}) == dataclasses.replace(tx, **{name: changed})
+    assert replaced(tx, last_seq_no=4, offline=True) == dataclasses.replace(
+        tx, last_seq_no=4, offline=True
+    )
 
 
 def test_start_register_from_first_reading_then_begin_context() -> None:
