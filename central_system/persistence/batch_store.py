@@ -572,8 +572,8 @@ class PostgresBatchStore:
 
 
 async def _disconnect(connection: AsyncConnection) -> None:
-    """Close one of the writer's connections for good (invalidated: after a failure, or at
-    the end, it goes back to no one)."""
+    """Close one of the writer's connections for good, after a failure or at the end
+    (invalidated: the pool does not hand it out again)."""
     with contextlib.suppress(Exception):
         await connection.invalidate()
     with contextlib.suppress(Exception):
