@@ -402,21 +402,18 @@ def whole_text_frame(protocol: ServerProtocol, data: bytes) -> bytes | None:
         start = 4
     else:  # not masked, or a 64-bit length
         return None
+    message_limit, fragment_limit = protocol.max_message_size, protocol.max_fragment_size
     if (
         len(data) != start + 4 + length
         or protocol.state is not State.OPEN
         or protocol.current_size is not None
         or protocol.debug
-        or not _within_size(protocol, length)
+        or (message_limit is not None and length > message_limit)
+        or (fragment_limit is not None and length > fragment_limit)
         or not _waits_for_a_frame(protocol)
     ):
         return None
     return apply_mask(memoryview(data)[start + 4 :], data[start : start + 4])
-
-
-def _within_size(protocol: ServerProtocol, length: int) -> bool:
-    limits = (protocol.max_message_size, protocol.max_fragment_size)
-    return all(limit is None or length <= limit for limit in limits)
 
 
 def _waits_for_a_frame(protocol: ServerProtocol) -> bool:
