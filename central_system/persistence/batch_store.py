@@ -504,7 +504,7 @@ class PostgresBatchStore:
                     # once wait for each other in the same order, never in a deadlock
                     await driver.executemany(_POSTGRES_INSERT_SHAPE, sorted(shapes.items()))
                     stored = await driver.fetch(_POSTGRES_SHAPES, list(shapes))
-                    check_stored_shapes(shapes, (tuple(record) for record in stored))
+                    check_stored_shapes(shapes, stored)
                 added = await self._readings(driver, per_message)
                 by_statement, events = self._rows.of(messages, added)
                 for bulk, params in by_statement.items():

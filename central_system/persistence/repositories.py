@@ -429,7 +429,7 @@ class SqlMeterValueRepository:
                 col(MeterReadingShapeRow.key).in_(shapes)
             )
         )
-        check_stored_shapes(shapes, ((key, text) for key, text in stored))
+        check_stored_shapes(shapes, stored)
         for reading in grouped:
             values = reading_values(station_id, key, transaction_row_id, reading)
             result: Any = await self._session.execute(
