@@ -61,11 +61,6 @@ class Reading(NamedTuple):
     signed_data: str | None
     samples: Sequence[MeterSample]
 
-    @property
-    def identity(self) -> int:
-        """The digest that recognises the reading again (reading_identity)."""
-        return self.shape.identity
-
 
 def readings(samples: Sequence[MeterSample]) -> list[Reading]:
     """A message's samples grouped by timestamp (in order of first appearance).

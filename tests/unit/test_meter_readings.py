@@ -43,7 +43,7 @@ def test_samples_are_grouped_by_timestamp_in_order_of_arrival() -> None:
         (T0, [energy, power]),
         (later, [energy_later]),
     ]
-    assert grouped[0].identity == reading_identity([power, energy])
+    assert grouped[0].shape.identity == reading_identity([power, energy])
 
 
 def test_the_identity_ignores_order_and_values_but_not_which_values() -> None:
@@ -119,7 +119,10 @@ def test_a_reading_is_its_shape_and_its_numbers() -> None:
         assert [unpacked(r) for r in grouped] == [plain, signed]
         assert [str(v.value) for v in unpacked(grouped[0])] == ["1078", "15.50", "-0.001", "1E+2"]
         assert grouped[0].signed_data is None
-        assert [r.identity for r in grouped] == [reading_identity(plain), reading_identity(signed)]
+        assert [r.shape.identity for r in grouped] == [
+            reading_identity(plain),
+            reading_identity(signed),
+        ]
     # the same values with other numbers share the shape
     other = [sample._replace(value=Decimal(7)) for sample in plain]
     assert readings(other)[0].shape == readings(plain)[0].shape
