@@ -387,7 +387,7 @@ def whole_text_frame(protocol: ServerProtocol, data: bytes) -> bytes | None:
 
     Why: nearly every frame a station sends is one CALL or answer that arrives in a read of its
     own, and the protocol's generator-based parser costs five times what this does (2.6 against
-    0.5 us per MeterValues; the connection's data_received 3.3 against 1.6 us, about 2 % of the
+    0.5 us per MeterValues; the connection's data_received 3.3 against 1.2 us, about 3 % of the
     server's CPU per message in the bench). Fragments, control frames, frames split across
     reads or sharing one, bad frames and debug logging all take the protocol's way, so its
     checks and errors stay the only ones.
